@@ -1,0 +1,48 @@
+"""Settings, read once from the environment into a frozen object."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bot.corpus import DEFAULT_PASSAGE_CHARS
+
+REPO_CORPUS = Path(__file__).resolve().parent.parent / "corpus"
+TELEGRAM_BASE_URL = "https://api.telegram.org/bot"
+
+
+class ConfigError(ValueError):
+    """A setting has a value the bot cannot use; the message names it."""
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything the bot reads from its environment. See the README's configuration table."""
+
+    token: str | None = field(default=None, repr=False)  # never printed: it is a password
+    corpus: Path = REPO_CORPUS
+    base_url: str = TELEGRAM_BASE_URL
+    data_dir: Path = Path("data")
+    channels: tuple[str, ...] = ()
+    passage_chars: int = DEFAULT_PASSAGE_CHARS
+    log_level: str = "INFO"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Read the settings from ``env`` (the process environment by default)."""
+        env = os.environ if env is None else env
+        passage_chars = env.get("PASSAGE_CHARS", str(DEFAULT_PASSAGE_CHARS))
+        if not passage_chars.isdigit() or int(passage_chars) < 100:
+            raise ConfigError(f"PASSAGE_CHARS must be a whole number >= 100, not {passage_chars!r}")
+        channels = env.get("CHANNELS", "").replace(",", " ").split()
+        return cls(
+            token=env.get("TELEGRAM_BOT_TOKEN", "").strip() or None,
+            corpus=Path(env["CORPUS"]) if env.get("CORPUS") else REPO_CORPUS,
+            base_url=env.get("TELEGRAM_BASE_URL", "").strip() or TELEGRAM_BASE_URL,
+            data_dir=Path(env.get("DATA_DIR", "").strip() or "data"),
+            channels=tuple(channels),
+            passage_chars=int(passage_chars),
+            log_level=env.get("LOG_LEVEL", "INFO").upper(),
+        )

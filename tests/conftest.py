@@ -1,0 +1,91 @@
+"""Shared fixtures: the fixture corpus and its library, and a guard that keeps tests offline."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from telegram import Update
+
+from bot.app import App, build_application
+from bot.config import Settings
+from bot.corpus import load_corpus
+from bot.search import Library
+from tests.auxil.bot_api import BOT_TOKEN, JSONDict, RecordingRequest
+from tests.auxil.fake_server import FakeBotApiServer
+
+DATA = Path(__file__).parent / "data"
+REPO = Path(__file__).resolve().parent.parent
+SHARED_EVAL = REPO.parent / "shared" / "eval"
+
+
+@pytest.fixture(autouse=True)
+def _loopback_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fail any test that opens a connection to anything but this machine."""
+    real_connect = socket.socket.connect
+
+    def connect(self: socket.socket, address: Any) -> None:
+        host = address[0] if isinstance(address, tuple) else address
+        if self.family in (socket.AF_INET, socket.AF_INET6) and host not in (
+            "127.0.0.1",
+            "::1",
+            "localhost",
+        ):
+            raise AssertionError(f"test tried to reach the network: {address!r}")
+        real_connect(self, address)
+
+    monkeypatch.setattr(socket.socket, "connect", connect)
+
+
+@pytest.fixture(scope="session")
+def good_dir() -> Path:
+    return DATA / "good"
+
+
+@pytest.fixture(scope="session")
+def library(good_dir: Path) -> Library:
+    """The library over tests/data/good: six small articles in four formats, one Chinese."""
+    corpus = load_corpus(good_dir)
+    assert not corpus.problems
+    return Library(corpus.articles)
+
+
+@pytest.fixture
+def no_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Clear the bot's environment variables so a developer's shell can't change a test."""
+    for name in ("TELEGRAM_BOT_TOKEN", "CORPUS", "TELEGRAM_BASE_URL", "DATA_DIR", "CHANNELS"):
+        monkeypatch.delenv(name, raising=False)
+    return
+
+
+@pytest.fixture
+def recording_request() -> RecordingRequest:
+    return RecordingRequest()
+
+
+@pytest.fixture
+async def offline_app(library: Library, recording_request: RecordingRequest) -> AsyncIterator[App]:
+    """The real Application over the fixture library, its Bot API calls recorded, never sent."""
+    settings = Settings(token=BOT_TOKEN, corpus=DATA / "good")
+    application = build_application(settings, library, request=recording_request)
+    async with application:
+        recording_request.clear()  # forget getMe: tests look at what the handlers send
+        yield application
+
+
+async def feed(application: App, update: JSONDict) -> None:
+    """Run one update through the application's real dispatcher."""
+    await application.process_update(Update.de_json(update, application.bot))
+
+
+@pytest.fixture
+def fake_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeBotApiServer]:
+    """A fake Bot API server on 127.0.0.1, for tests that go over real HTTP."""
+    # httpx honours *_PROXY variables; traffic to the fake server must stay on loopback.
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
+    with FakeBotApiServer() as server:
+        yield server

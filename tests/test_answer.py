@@ -1,0 +1,149 @@
+import datetime as dt
+
+import pytest
+
+from bot.answer import (
+    MAX_MESSAGE,
+    Status,
+    answer,
+    fit_message,
+    pick_sentences,
+    render_html,
+    render_plain,
+)
+from bot.corpus import Article
+from bot.search import Library
+
+
+def test_answer_quotes_the_sentence_that_answers(library: Library) -> None:
+    result = answer(library, "When is the last ferry crossing?")
+    assert result.answered
+    assert result.hit is not None
+    assert result.hit.article.id == "news/ferry-timetable.md"
+    html = render_html(result)
+    assert "The <b>last crossing</b> leaves Pier 3 at 22:10." in html
+    assert "Fares" not in html  # the heading after the answer introduces text not shown
+    assert (
+        'Source: <a href="https://example.org/news/ferry-winter-timetable">'
+        "Harbour ferry moves to a winter timetable</a> (2026-10-02)"
+    ) in html
+
+
+def test_answer_from_a_later_passage_and_a_list_of_figures(library: Library) -> None:
+    result = answer(library, "How much is a monthly ferry pass?")
+    assert "a <b>monthly pass</b> costs 64 euros." in render_html(result)
+
+
+def test_answer_from_html_and_jsonl_articles(library: Library) -> None:
+    lamp = render_html(answer(library, "Why is the Model 77 lamp recalled?"))
+    assert lamp.startswith(
+        "The <b>Model 77</b> bicycle <b>lamp</b> is <b>recalled</b> because its battery"
+    )
+    lanterns = render_html(answer(library, "How many lanterns are released?"))
+    assert "About 3,000 <b>lanterns</b> will be <b>released</b> after sunset" in lanterns
+
+
+def test_numbers_match_with_or_without_separators(library: Library) -> None:
+    html = render_html(answer(library, "fixed charge 12400"))
+    assert "The <b>fixed</b> connection <b>charge</b> of <b>12,400</b> cents" in html
+
+
+def test_chinese_question(library: Library) -> None:
+    result = answer(library, "滨江公园开放到几点？")
+    assert result.answered
+    assert render_html(result, "zh") == (
+        "自2026年7月15日起，<b>滨江公园</b>每晚<b>开放</b>至22点。\n\n"
+        "来源: <b>滨江公园夜间开放公告</b> (2026-07-01)"
+    )
+
+
+def test_corpus_text_and_titles_are_escaped(library: Library) -> None:
+    html = render_html(answer(library, "Which permit do vans & <trailers> need?"))
+    assert html.startswith(
+        "<b>Vans</b> over 3.5 t &amp; <b>trailers</b> &gt; 6 m <b>need</b> a &lt;P2&gt; "
+        "<b>permit</b>."
+    )
+    assert "Source: <b>Parking &lt;rules&gt; &amp; fines</b>" in html
+
+
+def test_off_topic_question_is_not_covered(library: Library) -> None:
+    result = answer(library, "Who won Super Bowl 50?")
+    assert result.status is Status.NOT_COVERED
+    assert not result.sources
+    assert render_html(result) == (
+        "The announcements don't cover that. Send /sources to see what they do cover."
+    )
+    assert render_html(result, "zh").startswith("现有公告中没有涉及这个问题")
+
+
+def test_partly_covered_question_is_not_covered(library: Library) -> None:
+    # "ferry" matches, but the rarer "helicopter" and "timetable" carry most of the meaning.
+    result = answer(library, "helicopter submarine ferry")
+    assert result.status is Status.NOT_COVERED
+    assert result.coverage < 0.5
+
+
+def test_question_of_only_stopwords(library: Library) -> None:
+    result = answer(library, "what is it?")
+    assert result.status is Status.NO_TERMS
+    assert "key words" in render_plain(result)
+
+
+def test_empty_library() -> None:
+    assert answer(Library([]), "ferry").status is Status.EMPTY_LIBRARY
+
+
+def test_related_articles_are_listed(library: Library) -> None:
+    result = answer(library, "opening hours")
+    assert result.answered
+    assert len(result.related) <= 2
+
+
+def test_plain_rendering_has_no_markup(library: Library) -> None:
+    text = render_plain(answer(library, "Which permit do vans need?"))
+    assert "<" in text  # the corpus's own "<P2>", unescaped
+    assert "<b>" not in text
+    assert "&amp;" not in text
+    assert "Source: Parking <rules> & fines" in text
+
+
+def test_long_sentence_is_trimmed_around_the_question_terms() -> None:
+    text = "Filler words go on and on here. " * 5
+    sentence = "Background " * 80 + "the ferry leaves at noon " + "trailing " * 80 + "end."
+    runs = pick_sentences(text + sentence, {"ferri": 1.0, "noon": 1.0}, 600)
+    snippet = "".join(r.text for r in runs)
+    assert len(snippet) <= 602
+    assert snippet.startswith("…")
+    assert snippet.endswith("…")
+    assert [r.text for r in runs if r.bold] == ["ferry", "noon"]
+
+
+def test_reply_never_exceeds_telegram_limit() -> None:
+    long_title = "Announcement " * 100
+    articles = [
+        Article(id=f"a{i}", title=long_title + str(i), text="ferry " * 400, url="https://x/" * 300)
+        for i in range(3)
+    ]
+    html = render_html(answer(Library(articles), "ferry"))
+    assert len(html.encode("utf-16-le")) // 2 <= MAX_MESSAGE
+
+
+def test_fit_message_cuts_whole_lines() -> None:
+    message = "\n".join(f"<b>line {i}</b>" for i in range(2000))
+    cut = fit_message(message)
+    assert len(cut) <= MAX_MESSAGE
+    assert cut.endswith("\n…")
+    assert all(line.startswith("<b>") and line.endswith("</b>") for line in cut.split("\n")[:-1])
+
+
+@pytest.mark.parametrize("question", ["<script>", "a & b", "x > y < z"])
+def test_questions_with_markup_never_break_the_reply(library: Library, question: str) -> None:
+    html = render_html(answer(library, question))
+    assert "<script>" not in html
+
+
+def test_date_is_shown_in_iso_form() -> None:
+    article = Article(
+        id="x", title="Pool", text="The pool reopens on Monday.", date=dt.date(2026, 5, 4)
+    )
+    assert "(2026-05-04)" in render_html(answer(Library([article]), "pool reopens"))

@@ -1,0 +1,89 @@
+"""Each command and a private-chat question, through the real dispatcher, offline."""
+
+from __future__ import annotations
+
+from bot.app import App
+from tests.auxil.bot_api import RecordingRequest, make_message_update
+from tests.conftest import feed
+
+
+async def test_private_question_gets_the_answer_with_its_source(
+    offline_app: App, recording_request: RecordingRequest
+) -> None:
+    await feed(offline_app, make_message_update("When is the last ferry crossing?", chat_id=7))
+    [sent] = recording_request.sent()
+    assert sent["chat_id"] == 7
+    assert sent["parse_mode"] == "HTML"
+    assert "The <b>last crossing</b> leaves Pier 3 at 22:10." in sent["text"]
+    assert "Harbour ferry moves to a winter timetable</a> (2026-10-02)" in sent["text"]
+    assert sent["link_preview_options"] == {"is_disabled": True}
+
+
+async def test_off_topic_private_question_is_declined(
+    offline_app: App, recording_request: RecordingRequest
+) -> None:
+    await feed(offline_app, make_message_update("Who won Super Bowl 50?"))
+    [sent] = recording_request.sent()
+    assert sent["text"].startswith("The announcements don't cover that.")
+
+
+async def test_chinese_user_gets_chinese_fixed_texts(
+    offline_app: App, recording_request: RecordingRequest
+) -> None:
+    await feed(offline_app, make_message_update("Who won Super Bowl 50?", language_code="zh-hans"))
+    assert recording_request.sent()[0]["text"].startswith("现有公告中没有涉及这个问题")
+
+
+async def test_start_lists_what_the_bot_knows_and_example_questions(
+    offline_app: App, recording_request: RecordingRequest
+) -> None:
+    await feed(offline_app, make_message_update("/start"))
+    [sent] = recording_request.sent()
+    text = sent["text"]
+    assert text.startswith("I answer questions about 7 announcements")
+    # Examples come from the newest articles of the corpus.
+    assert "• /ask Harbour ferry moves to a winter timetable" in text
+    assert "• /ask Lantern festival returns to the riverside" in text
+    assert "/sources" in text
+
+
+async def test_help(offline_app: App, recording_request: RecordingRequest) -> None:
+    await feed(offline_app, make_message_update("/help"))
+    assert "/ask <i>question</i>" in recording_request.sent()[0]["text"]
+
+
+async def test_sources_lists_titles_newest_first_with_dates_and_links(
+    offline_app: App, recording_request: RecordingRequest
+) -> None:
+    await feed(offline_app, make_message_update("/sources"))
+    lines = recording_request.sent()[0]["text"].split("\n")
+    assert lines[0] == "Announcements I know (7):"
+    assert lines[1] == (
+        '• <a href="https://example.org/news/ferry-winter-timetable">'
+        "Harbour ferry moves to a winter timetable</a> (2026-10-02)"
+    )
+    assert "• <b>Parking &lt;rules&gt; &amp; fines</b>" in lines
+
+
+async def test_ask_command_answers_its_argument(
+    offline_app: App, recording_request: RecordingRequest
+) -> None:
+    await feed(offline_app, make_message_update("/ask why is the Model 77 lamp recalled"))
+    assert "<b>recalled</b> because its battery can overheat" in recording_request.sent()[0]["text"]
+
+
+async def test_ask_without_a_question_explains_usage(
+    offline_app: App, recording_request: RecordingRequest
+) -> None:
+    await feed(offline_app, make_message_update("/ask"))
+    assert recording_request.sent()[0]["text"].startswith("Put your question after the command")
+
+
+async def test_a_failing_handler_is_reported_to_the_user(
+    offline_app: App, recording_request: RecordingRequest
+) -> None:
+    recording_request.errors["sendMessage"] = (400, "Bad Request: message is too long")
+    await feed(offline_app, make_message_update("ferry"))
+    # The answer failed; the error handler's apology was tried too (and failed the same way).
+    assert recording_request.methods == ["sendMessage", "sendMessage"]
+    assert recording_request.calls[1].params["text"].startswith("Sorry, something went wrong")

@@ -1,0 +1,124 @@
+"""The command line, as a user runs it."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.__main__ import main
+from tests.conftest import DATA
+
+GOOD = str(DATA / "good")
+
+# A developer's own TELEGRAM_BOT_TOKEN or CORPUS must not change what these tests see.
+pytestmark = pytest.mark.usefixtures("no_env")
+
+
+def test_ask_json(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["ask", "--corpus", GOOD, "--json", "When", "is", "the", "last", "ferry?"]) == 0
+    record = json.loads(capsys.readouterr().out)
+    assert record["answered"] is True
+    assert "The <b>last</b> crossing leaves Pier 3 at 22:10." in record["text"]
+    assert record["sources"][0] == {
+        "id": "news/ferry-timetable.md",
+        "title": "Harbour ferry moves to a winter timetable",
+        "url": "https://example.org/news/ferry-winter-timetable",
+        "date": "2026-10-02",
+    }
+
+
+def test_ask_json_when_not_covered(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["ask", "--corpus", GOOD, "--json", "Who won Super Bowl 50?"]) == 0
+    record = json.loads(capsys.readouterr().out)
+    assert record == {
+        "answered": False,
+        "text": "The announcements don't cover that. Send /sources to see what they do cover.",
+        "sources": [],
+    }
+
+
+def test_ask_prints_plain_text(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["ask", "--corpus", GOOD, "Which permit do vans need?"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("Vans over 3.5 t & trailers > 6 m need a <P2> permit.")
+    assert "Source: Parking <rules> & fines" in out
+
+
+def test_search_queries_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    queries = tmp_path / "q.jsonl"
+    queries.write_text(
+        '{"id": "q1", "text": "ferry pass"}\n\n{"id": 2, "text": "lanterns riverside"}\n'
+    )
+    assert main(["search", "--corpus", GOOD, "-k", "2", "--queries", str(queries)]) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [line["id"] for line in lines] == ["q1", 2]
+    assert lines[0]["hits"][0]["id"] == "news/ferry-timetable.md"
+    assert lines[0]["hits"][0]["passage"] == 1  # the fares passage, not the timetable one
+    assert lines[1]["hits"][0]["id"] == "festival.html"
+    for line in lines:
+        ids = [hit["id"] for hit in line["hits"]]
+        scores = [hit["score"] for hit in line["hits"]]
+        assert len(ids) == len(set(ids)) <= 2
+        assert scores == sorted(scores, reverse=True)
+
+
+def test_search_rejects_a_bad_queries_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    queries = tmp_path / "q.jsonl"
+    queries.write_text('{"text": "no id"}\n')
+    assert main(["search", "--corpus", GOOD, "--queries", str(queries)]) == 2
+    assert "q.jsonl:1: not a query record" in capsys.readouterr().err
+
+
+def test_search_over_a_jsonl_corpus(capsys: pytest.CaptureFixture[str]) -> None:
+    corpus = str(DATA / "good" / "records.jsonl")
+    assert main(["search", "--corpus", corpus, "--json", "lamp battery"]) == 0
+    record = json.loads(capsys.readouterr().out)
+    assert record["terms"] == ["lamp", "batteri"]
+    assert [hit["id"] for hit in record["hits"]] == ["recall-77"]
+
+
+def test_corpus_problems_are_reported_and_the_rest_answers(
+    capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    assert main(["ask", "--corpus", str(DATA / "bad"), "library Sundays"]) == 0
+    assert "library will open on Sundays" in capsys.readouterr().out
+    assert "latin1.txt: not UTF-8 text (byte 3)" in caplog.text
+    assert "mixed.jsonl:2: invalid JSON" in caplog.text
+
+
+def test_chat_over_a_pipe() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "chat", "--corpus", GOOD],
+        input="When is the last ferry crossing?\n\nWho won Super Bowl 50?\n",
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    answers = result.stdout.strip().split("\n\n")
+    assert answers[0].endswith("The last crossing leaves Pier 3 at 22:10.")
+    assert "Source: Harbour ferry moves to a winter timetable (2026-10-02)" in result.stdout
+    assert (
+        answers[-1]
+        == "The announcements don't cover that. Send /sources to see what they do cover."
+    )
+    assert ">" not in result.stdout.split("\n")[0]  # no prompt when stdin is not a terminal
+
+
+def test_serve_without_a_token_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["serve", "--corpus", GOOD]) == 2
+    assert "TELEGRAM_BOT_TOKEN is not set" in capsys.readouterr().err
+
+
+def test_bad_setting_exits_2(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PASSAGE_CHARS", "lots")
+    assert main(["ask", "ferry"]) == 2
+    assert "PASSAGE_CHARS must be a whole number" in capsys.readouterr().err
