@@ -29,6 +29,7 @@ MAX_SENTENCES = 3
 MIN_COVERAGE = 0.5
 RELATED = 2
 TITLE_TERM_WEIGHT = 0.3
+CONTEXT_TERM_WEIGHT = 0.5
 _SENTENCE_END = frozenset(".!?。！？\"'”’)")
 _TITLE_CHARS = 200
 
@@ -52,7 +53,11 @@ class Run:
 
 @dataclass(frozen=True, slots=True)
 class Answer:
-    """The reply to one question, before it is rendered for Telegram or a console."""
+    """The reply to one question, before it is rendered for Telegram or a console.
+
+    ``matches`` are the passages (one per article) that cover the question, best first; the
+    answer quotes ``matches[page]`` and names up to two of the others as related.
+    """
 
     question: str
     status: Status
@@ -60,7 +65,8 @@ class Answer:
     hit: Hit | None = None
     related: tuple[Article, ...] = ()
     coverage: float = 0.0
-    hits: tuple[Hit, ...] = field(default=(), repr=False)
+    matches: tuple[Hit, ...] = field(default=(), repr=False)
+    page: int = 0
 
     @property
     def answered(self) -> bool:
@@ -76,37 +82,50 @@ def answer(
     library: Library,
     question: str,
     *,
+    context: str = "",
+    page: int = 0,
     min_coverage: float = MIN_COVERAGE,
     max_chars: int = MAX_SNIPPET,
     candidates: int = 10,
 ) -> Answer:
-    """Answer ``question`` from ``library``, or say why not."""
+    """Answer ``question`` from ``library``, or say why not.
+
+    ``context`` is the question a follow-up refers to ("and when does it ship?"): its terms join
+    the search, at half weight in choosing sentences. ``page`` picks a later match ("More").
+    """
     if not library.articles:
         return Answer(question, Status.EMPTY_LIBRARY)
     query_terms = tokenize(question)
     if not query_terms:
         return Answer(question, Status.NO_TERMS)
-    hits = library.search(question, k=candidates)
-    if not hits:
-        return Answer(question, Status.NOT_COVERED, hits=())
-    best = hits[0]
-    weights = question_weights(library, query_terms)
-    if not weights:
-        return Answer(question, Status.NOT_COVERED, hit=best, hits=tuple(hits))
-    found = set(library.passage_terms[library.passages.index(best.passage)])
-    coverage = sum(w for t, w in weights.items() if t in found) / sum(weights.values())
-    if coverage < min_coverage:
-        return Answer(question, Status.NOT_COVERED, hit=best, coverage=coverage, hits=tuple(hits))
-    related = tuple(h.article for h in hits[1:] if _covers(library, h, weights, min_coverage))
+    context_terms = [t for t in tokenize(context) if t not in query_terms]
+    weights = question_weights(library, context_terms + query_terms)
+    hits = library.search_terms(context_terms + query_terms, k=candidates)
+    if not weights or not hits:
+        return Answer(question, Status.NOT_COVERED)
+    covering = [(h, c) for h in hits if (c := coverage(library, h, weights)) >= min_coverage]
+    if not covering:
+        return Answer(question, Status.NOT_COVERED, coverage=coverage(library, hits[0], weights))
+    page = min(max(page, 0), len(covering) - 1)
+    hit, share = covering[page]
+    choose = {
+        t: w * (CONTEXT_TERM_WEIGHT if t in context_terms else 1.0) for t, w in weights.items()
+    }
     return Answer(
         question,
         Status.ANSWERED,
-        snippet=tuple(pick_sentences(best.passage.text, weights, max_chars, best.article.title)),
-        hit=best,
-        related=related[:RELATED],
-        coverage=coverage,
-        hits=tuple(hits),
+        snippet=tuple(quote(hit, choose, max_chars)),
+        hit=hit,
+        related=tuple(h.article for h, _ in covering if h is not hit)[:RELATED],
+        coverage=share,
+        matches=tuple(h for h, _ in covering),
+        page=page,
     )
+
+
+def quote(hit: Hit, weights: dict[str, float], max_chars: int = MAX_SNIPPET) -> list[Run]:
+    """The sentences of ``hit``'s passage that answer a question with term ``weights``."""
+    return pick_sentences(hit.passage.text, weights, max_chars, hit.article.title)
 
 
 def question_weights(library: Library, query_terms: list[str]) -> dict[str, float]:
@@ -125,9 +144,10 @@ def question_weights(library: Library, query_terms: list[str]) -> dict[str, floa
     }
 
 
-def _covers(library: Library, hit: Hit, weights: dict[str, float], min_coverage: float) -> bool:
-    found = set(library.passage_terms[library.passages.index(hit.passage)])
-    return sum(w for t, w in weights.items() if t in found) >= min_coverage * sum(weights.values())
+def coverage(library: Library, hit: Hit, weights: dict[str, float]) -> float:
+    """The share of the question's idf mass found in the hit's passage (title included)."""
+    found = set(library.passage_terms[hit.row])
+    return sum(w for t, w in weights.items() if t in found) / sum(weights.values())
 
 
 def pick_sentences(

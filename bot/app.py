@@ -11,16 +11,20 @@ from telegram.ext import (
     AIORateLimiter,
     Application,
     ApplicationBuilder,
+    CallbackQueryHandler,
     CommandHandler,
     Defaults,
+    InlineQueryHandler,
     MessageHandler,
     filters,
 )
-from telegram.request import BaseRequest
+from telegram.request import BaseRequest, HTTPXRequest
 
-from bot import handlers
+from bot import handlers, inline
+from bot.channels import ChannelList, StoringBot
 from bot.config import Settings
 from bot.search import Library
+from bot.store import Store
 from bot.texts import COMMANDS
 
 log = logging.getLogger(__name__)
@@ -33,39 +37,57 @@ def build_application(
     settings: Settings,
     library: Library,
     *,
+    store: Store | None = None,
     request: BaseRequest | None = None,
     updates_request: BaseRequest | None = None,
 ) -> App:
-    """Build the bot's ``Application``; tests pass ``request`` to keep it off the network."""
+    """Build the bot's ``Application``.
+
+    Announcements kept in the store (channel posts) join ``library``. Tests pass ``request`` to
+    keep the bot off the network; the store defaults to the one in ``settings.data_dir``.
+    """
     if not settings.token:
         raise ValueError("a bot token is required")
-    builder = (
-        ApplicationBuilder()
-        .token(settings.token)
-        .base_url(settings.base_url)
-        .defaults(Defaults(parse_mode=ParseMode.HTML))
-        .rate_limiter(AIORateLimiter())
-        .post_init(_post_init)
+    store = store or Store.open(settings.data_dir)
+    channels = ChannelList(settings.channels)
+    bot = StoringBot(
+        settings.token,
+        base_url=settings.base_url,
+        # The sizes ApplicationBuilder would choose: many concurrent sends, one long poll.
+        request=request or HTTPXRequest(connection_pool_size=256),
+        get_updates_request=updates_request or request or HTTPXRequest(),
+        defaults=Defaults(parse_mode=ParseMode.HTML),
+        rate_limiter=AIORateLimiter(),
+        store=store,
+        channels=channels,
     )
-    if request is not None:
-        builder = builder.request(request).get_updates_request(updates_request or request)
-    application = builder.build()
-    application.bot_data[handlers.LIBRARY] = library
+    application = (
+        ApplicationBuilder().bot(bot).post_init(_post_init).post_shutdown(_post_shutdown).build()
+    )
+    application.bot_data[handlers.LIBRARY] = library.replace(added=store.articles())
+    application.bot_data[handlers.STORE] = store
+    application.bot_data[handlers.CHANNELS] = channels
     add_handlers(application)
     return application
 
 
 def add_handlers(application: App) -> None:
-    """Route commands and private-chat questions to their handlers."""
+    """Route updates to their handlers; in groups, only what addresses the bot."""
+    application.add_handler(
+        MessageHandler(filters.UpdateType.CHANNEL_POSTS, handlers.channel_update)
+    )
     application.add_handler(CommandHandler("start", handlers.start))
     application.add_handler(CommandHandler("help", handlers.help_command))
     application.add_handler(CommandHandler("sources", handlers.sources))
+    application.add_handler(CommandHandler("latest", handlers.latest))
     application.add_handler(CommandHandler("ask", handlers.ask))
+    text = filters.UpdateType.MESSAGE & filters.TEXT & ~filters.COMMAND
     application.add_handler(
-        MessageHandler(
-            filters.ChatType.PRIVATE & filters.TEXT & ~filters.COMMAND, handlers.private_question
-        )
+        MessageHandler(filters.ChatType.PRIVATE & text, handlers.private_question)
     )
+    application.add_handler(MessageHandler(filters.ChatType.GROUPS & text, handlers.group_message))
+    application.add_handler(InlineQueryHandler(inline.inline_query))
+    application.add_handler(CallbackQueryHandler(handlers.button, pattern=handlers.CALLBACK))
     application.add_error_handler(handlers.on_error)
 
 
@@ -78,3 +100,9 @@ async def _post_init(application: App) -> None:
         )
     library: Library = application.bot_data[handlers.LIBRARY]
     log.info("serving %d announcements in %d passages", len(library), len(library.passages))
+
+
+async def _post_shutdown(application: App) -> None:
+    """Close the store."""
+    store: Store = application.bot_data[handlers.STORE]
+    store.close()

@@ -3,20 +3,45 @@
 from __future__ import annotations
 
 import logging
+import re
+from collections.abc import Awaitable
 
-from telegram import LinkPreviewOptions, Update
+from telegram import (
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    LinkPreviewOptions,
+    Message,
+    MessageEntity,
+    ReplyParameters,
+    Update,
+)
+from telegram.constants import ChatType
+from telegram.error import BadRequest
 from telegram.ext import ContextTypes
 
-from bot.answer import answer, escape, fit_message, render_html, title_html
+from bot.answer import Answer, answer, escape, fit_message, render_html, title_html
+from bot.channels import ChannelList, store_post
 from bot.corpus import Article
 from bot.search import Library
+from bot.store import Store
 from bot.texts import Language, pick_language, text
 
 log = logging.getLogger(__name__)
 
-LIBRARY = "library"  # bot_data key of the Library the bot answers from
+# bot_data keys, set up in app.build_application.
+LIBRARY = "library"
+STORE = "store"
+CHANNELS = "channels"
+
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 EXAMPLES = 3
+LATEST = 10
+SOURCES_PER_PAGE = 20
+
+# Callback data (at most 64 bytes): "more:<answer id>:<page>", "vote:<answer id>:<+1|-1>",
+# "src:<page>". Everything else lives in the store, so buttons work after a restart.
+MORE, VOTE, SOURCES = "more", "vote", "src"
+CALLBACK = re.compile(rf"^(?:{MORE}:\d+:\d+|{VOTE}:\d+:[+-]1|{SOURCES}:\d+)$")
 
 
 def library_of(context: ContextTypes.DEFAULT_TYPE) -> Library:
@@ -25,21 +50,127 @@ def library_of(context: ContextTypes.DEFAULT_TYPE) -> Library:
     return library
 
 
+def store_of(context: ContextTypes.DEFAULT_TYPE) -> Store:
+    store: Store = context.bot_data[STORE]
+    return store
+
+
 def language_of(update: Update) -> Language:
     """The language for fixed texts, from the user's Telegram client."""
     user = update.effective_user
     return pick_language(user.language_code if user else None)
 
 
-async def reply_answer(update: Update, context: ContextTypes.DEFAULT_TYPE, question: str) -> None:
-    """Answer ``question`` in reply to the update's message."""
+def newest(library: Library) -> list[Article]:
+    """Articles newest first; undated ones last, in corpus order."""
+    return sorted(library.articles, key=lambda a: a.date.toordinal() if a.date else 0, reverse=True)
+
+
+# --- Questions ---------------------------------------------------------------------------------
+
+
+async def reply_answer(
+    update: Update, context: ContextTypes.DEFAULT_TYPE, question: str, follow_up: str = ""
+) -> None:
+    """Answer ``question`` (read in the light of ``follow_up``) in reply to the message."""
     message = update.effective_message
     if message is None:
         return
-    result = answer(library_of(context), question)
-    await message.reply_text(
-        render_html(result, language_of(update)), link_preview_options=NO_PREVIEW
+    lang = language_of(update)
+    result = answer(library_of(context), question, context=follow_up)
+    markup = None
+    answer_id = None
+    if result.answered:
+        answer_id = store_of(context).record_answer(
+            chat_id=message.chat_id,
+            question=question,
+            context=follow_up,
+            source_ids=[a.id for a in result.sources],
+        )
+        markup = answer_keyboard(answer_id, result, lang)
+    sent = await message.reply_text(
+        render_html(result, lang),
+        link_preview_options=NO_PREVIEW,
+        reply_markup=markup,
+        # In a busy group the answer must show which question it answers.
+        reply_parameters=None
+        if message.chat.type == ChatType.PRIVATE
+        else ReplyParameters(message.message_id, allow_sending_without_reply=True),
     )
+    if answer_id is not None:
+        store_of(context).attach_message(answer_id, sent.chat_id, sent.message_id)
+
+
+def answer_keyboard(answer_id: int, result: Answer, lang: Language) -> InlineKeyboardMarkup:
+    """Buttons under an answer: page through the other matches, and 👍 / 👎."""
+    row = []
+    if result.page > 0:
+        row.append(
+            InlineKeyboardButton(
+                text("previous", lang), callback_data=f"{MORE}:{answer_id}:{result.page - 1}"
+            )
+        )
+    if result.page + 1 < len(result.matches):
+        row.append(
+            InlineKeyboardButton(
+                text("more", lang), callback_data=f"{MORE}:{answer_id}:{result.page + 1}"
+            )
+        )
+    votes = [
+        InlineKeyboardButton("👍", callback_data=f"{VOTE}:{answer_id}:+1"),
+        InlineKeyboardButton("👎", callback_data=f"{VOTE}:{answer_id}:-1"),
+    ]
+    return InlineKeyboardMarkup([row, votes] if row else [votes])
+
+
+def follow_up_of(message: Message, context: ContextTypes.DEFAULT_TYPE) -> str | None:
+    """The earlier question a reply to one of the bot's answers refers to; None if not a reply."""
+    replied = message.reply_to_message
+    if replied is None or replied.from_user is None or replied.from_user.id != context.bot.id:
+        return None
+    record = store_of(context).answer_for_message(replied.chat_id, replied.message_id)
+    if record is None:
+        return ""  # a reply to another of the bot's messages: a question with no context
+    return f"{record.context} {record.question}".strip()
+
+
+async def private_question(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Answer any text sent in a private chat; a reply to an answer is a follow-up."""
+    message = update.effective_message
+    if message and message.text:
+        await reply_answer(update, context, message.text, follow_up_of(message, context) or "")
+
+
+async def group_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Answer a group message that mentions the bot or replies to it; ignore all other chatter."""
+    message = update.effective_message
+    if message is None or not message.text or message.is_automatic_forward:
+        return
+    follow_up = follow_up_of(message, context)
+    question = strip_mention(message, context.bot.username)
+    if question is None and follow_up is None:
+        return
+    await reply_answer(update, context, question or message.text, follow_up or "")
+
+
+def strip_mention(message: Message, username: str) -> str | None:
+    """The message's text without its @mentions of the bot; None if it doesn't mention the bot."""
+    mention = f"@{username}".casefold()
+    spans = [
+        (e.offset, e.length)
+        for e, value in message.parse_entities([MessageEntity.MENTION]).items()
+        if value.casefold() == mention
+    ]
+    if not spans or message.text is None:
+        return None
+    # Entity offsets count UTF-16 code units.
+    encoded = message.text.encode("utf-16-le")
+    for offset, length in sorted(spans, reverse=True):
+        encoded = encoded[: 2 * offset] + encoded[2 * (offset + length) :]
+    return " ".join(encoded.decode("utf-16-le").split())
+
+
+# --- Commands ----------------------------------------------------------------------------------
 
 
 async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -65,23 +196,6 @@ async def help_command(update: Update, _context: ContextTypes.DEFAULT_TYPE) -> N
         await update.effective_message.reply_text(text("help", language_of(update)))
 
 
-async def sources(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """List the announcements, newest first, with their dates and links."""
-    message = update.effective_message
-    if message is None:
-        return
-    lang = language_of(update)
-    articles = newest(library_of(context))
-    if not articles:
-        await message.reply_text(text("empty_library", lang))
-        return
-    lines = [escape(text("sources", lang, count=len(articles)))]
-    for article in articles:
-        date = f" ({article.date.isoformat()})" if article.date else ""
-        lines.append(f"• {title_html(article)}{date}")
-    await message.reply_text(fit_message("\n".join(lines)), link_preview_options=NO_PREVIEW)
-
-
 async def ask(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Answer the question written after /ask."""
     message = update.effective_message
@@ -93,22 +207,136 @@ async def ask(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         example = newest(library)[0].title if library.articles else "…"
         await message.reply_text(escape(text("ask_usage", language_of(update), example=example)))
         return
-    await reply_answer(update, context, question)
+    await reply_answer(update, context, question, follow_up_of(message, context) or "")
 
 
-async def private_question(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Answer any text sent in a private chat."""
-    if update.effective_message and update.effective_message.text:
-        await reply_answer(update, context, update.effective_message.text)
+def article_line(article: Article) -> str:
+    date = f" ({article.date.isoformat()})" if article.date else ""
+    return f"• {title_html(article)}{date}"
+
+
+async def latest(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """List the newest announcements."""
+    message = update.effective_message
+    if message is None:
+        return
+    lang = language_of(update)
+    articles = newest(library_of(context))[:LATEST]
+    if not articles:
+        await message.reply_text(text("empty_library", lang))
+        return
+    lines = [escape(text("latest", lang)), *map(article_line, articles)]
+    await message.reply_text(fit_message("\n".join(lines)), link_preview_options=NO_PREVIEW)
+
+
+def sources_page(
+    library: Library, page: int, lang: Language
+) -> tuple[str, InlineKeyboardMarkup | None]:
+    """One page of /sources, newest first, with buttons to the neighbouring pages."""
+    articles = newest(library)
+    pages = max(1, -(-len(articles) // SOURCES_PER_PAGE))
+    page = min(max(page, 0), pages - 1)
+    header = escape(text("sources", lang, count=len(articles)))
+    if pages > 1:
+        header += " " + escape(text("page", lang, page=page + 1, pages=pages))
+    shown = articles[page * SOURCES_PER_PAGE : (page + 1) * SOURCES_PER_PAGE]
+    row = []
+    if page > 0:
+        row.append(
+            InlineKeyboardButton(text("previous_page", lang), callback_data=f"{SOURCES}:{page - 1}")
+        )
+    if page + 1 < pages:
+        row.append(
+            InlineKeyboardButton(text("next_page", lang), callback_data=f"{SOURCES}:{page + 1}")
+        )
+    markup = InlineKeyboardMarkup([row]) if row else None
+    return fit_message("\n".join([header, *map(article_line, shown)])), markup
+
+
+async def sources(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """List the announcements, newest first, with their dates and links, a page at a time."""
+    message = update.effective_message
+    if message is None:
+        return
+    lang = language_of(update)
+    library = library_of(context)
+    if not library.articles:
+        await message.reply_text(text("empty_library", lang))
+        return
+    body, markup = sources_page(library, 0, lang)
+    await message.reply_text(body, link_preview_options=NO_PREVIEW, reply_markup=markup)
+
+
+# --- Buttons -----------------------------------------------------------------------------------
+
+
+async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Page through matches or /sources, or store a 👍 / 👎, from a button under a message."""
+    query = update.callback_query
+    if query is None or query.data is None:
+        return
+    lang = language_of(update)
+    kind, *args = query.data.split(":")
+    if kind == VOTE:
+        record = store_of(context).get_answer(int(args[0]))
+        if record is None or query.from_user is None:
+            await query.answer(text("expired", lang))
+            return
+        store_of(context).save_feedback(record.id, query.from_user.id, int(args[1]))
+        await query.answer(text("thanks", lang))
+        return
+    if kind == SOURCES:
+        body, markup = sources_page(library_of(context), int(args[0]), lang)
+        await _edit(
+            query.edit_message_text(body, link_preview_options=NO_PREVIEW, reply_markup=markup)
+        )
+        await query.answer()
+        return
+    record = store_of(context).get_answer(int(args[0]))
+    if record is None:
+        await query.answer(text("expired", lang))
+        return
+    result = answer(library_of(context), record.question, context=record.context, page=int(args[1]))
+    if not result.answered:
+        await query.answer(text("expired", lang))
+        return
+    await _edit(
+        query.edit_message_text(
+            render_html(result, lang),
+            link_preview_options=NO_PREVIEW,
+            reply_markup=answer_keyboard(record.id, result, lang),
+        )
+    )
+    await query.answer(text("match", lang, page=result.page + 1, pages=len(result.matches)))
+
+
+async def _edit(edit: Awaitable[object]) -> None:
+    """Await an edit; a double tap that leaves the message as it was is not an error."""
+    try:
+        await edit
+    except BadRequest as exc:
+        if "not modified" not in str(exc).casefold():
+            raise
+
+
+# --- Channels ----------------------------------------------------------------------------------
+
+
+async def channel_update(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Make a post of a listed channel an announcement, searchable at once; an edit replaces it."""
+    channels: ChannelList = context.bot_data[CHANNELS]
+    # Usually stored already by StoringBot; storing again is a no-op, and covers webhooks.
+    article = store_post(update, store_of(context), channels)
+    if article is None:
+        return
+    log.info("indexed channel post %s: %s", article.id, article.title)
+    context.bot_data[LIBRARY] = library_of(context).replace(added=[article])
 
 
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Log the failure and tell the user, rather than leaving a question unanswered."""
     log.error("error while handling an update", exc_info=context.error)
-    if isinstance(update, Update) and update.effective_message:
+    if isinstance(update, Update) and update.effective_message and update.effective_chat:
+        if update.effective_chat.type == ChatType.CHANNEL:
+            return
         await update.effective_message.reply_text(text("error", language_of(update)))
-
-
-def newest(library: Library) -> list[Article]:
-    """Articles newest first; undated ones last, in corpus order."""
-    return sorted(library.articles, key=lambda a: a.date.toordinal() if a.date else 0, reverse=True)

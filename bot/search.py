@@ -16,6 +16,7 @@ class Hit:
 
     passage: Passage
     score: float
+    row: int  # the passage's position in the library, and so in its index
 
     @property
     def article(self) -> Article:
@@ -65,11 +66,14 @@ class Library:
 
     def passage_hits(self, query_terms: Sequence[str], k: int) -> list[Hit]:
         """Return the ``k`` best passages for already tokenized query terms."""
-        return [Hit(self.passages[i], s) for i, s in self.index.top_k(query_terms, k)]
+        return [Hit(self.passages[i], s, i) for i, s in self.index.top_k(query_terms, k)]
 
     def search(self, query: str, k: int = 10) -> list[Hit]:
         """Return the best passage of each of the ``k`` best matching articles, best first."""
-        query_terms = tokenize(query)
+        return self.search_terms(tokenize(query), k)
+
+    def search_terms(self, query_terms: Sequence[str], k: int = 10) -> list[Hit]:
+        """Like :meth:`search`, for a query already tokenized."""
         hits: list[Hit] = []
         seen: set[str] = set()
         # Ask for more passages than articles: one article may own several of the best passages.

@@ -32,13 +32,18 @@ _TEXTS: dict[str, dict[Language, str]] = {
             " with the article's title, date and link.\n\n"
             "/ask <i>question</i> – ask a question\n"
             "/sources – the announcements I know\n"
-            "/help – this message"
+            "/latest – the newest announcements\n"
+            "/help – this message\n\n"
+            "In a group, address me: /ask, a mention of my name, or a reply to my answer"
+            " (a follow-up question keeps the topic)."
         ),
         "zh": (
             "向我提问，我会回复公告中回答该问题的句子，并附上文章标题、日期和链接。\n\n"
             "/ask <i>问题</i> – 提问\n"
             "/sources – 我知道的公告\n"
-            "/help – 显示本帮助"
+            "/latest – 最新公告\n"
+            "/help – 显示本帮助\n\n"
+            "在群组中，请通过 /ask、提及我的用户名或回复我的回答来提问（追问会沿用上一个问题的话题）。"
         ),
     },
     "ask_usage": {
@@ -46,6 +51,18 @@ _TEXTS: dict[str, dict[Language, str]] = {
         "zh": "请在命令后写上问题，例如 /ask {example}",
     },
     "sources": {"en": "Announcements I know ({count}):", "zh": "我知道的公告（{count} 篇）："},
+    "more": {"en": "More ›", "zh": "更多 ›"},
+    "previous": {"en": "‹ Back", "zh": "‹ 上一条"},
+    "next_page": {"en": "Next ›", "zh": "下一页 ›"},
+    "previous_page": {"en": "‹ Previous", "zh": "‹ 上一页"},
+    "match": {"en": "Match {page} of {pages}", "zh": "第 {page} 条，共 {pages} 条"},
+    "thanks": {"en": "Thanks for the feedback!", "zh": "感谢您的反馈！"},
+    "expired": {
+        "en": "That answer is no longer available. Please ask again.",
+        "zh": "该回答已失效，请重新提问。",
+    },
+    "latest": {"en": "Latest announcements:", "zh": "最新公告："},
+    "page": {"en": "page {page} of {pages}", "zh": "第 {page}/{pages} 页"},
     "error": {
         "en": "Sorry, something went wrong while answering. Please try again.",
         "zh": "抱歉，回答时出错了，请稍后再试。",
@@ -56,12 +73,14 @@ COMMANDS: dict[Language, list[tuple[str, str]]] = {
     "en": [
         ("ask", "Ask a question about the announcements"),
         ("sources", "List the announcements"),
+        ("latest", "The newest announcements"),
         ("help", "How to use this bot"),
         ("start", "What this bot knows"),
     ],
     "zh": [
         ("ask", "提问"),
         ("sources", "公告列表"),
+        ("latest", "最新公告"),
         ("help", "使用说明"),
         ("start", "机器人简介"),
     ],

@@ -67,13 +67,26 @@ def recording_request() -> RecordingRequest:
 
 
 @pytest.fixture
-async def offline_app(library: Library, recording_request: RecordingRequest) -> AsyncIterator[App]:
+def settings(tmp_path: Path) -> Settings:
+    """Settings of a bot with its own data directory, listening to one channel."""
+    return Settings(
+        token=BOT_TOKEN,
+        corpus=DATA / "good",
+        data_dir=tmp_path / "data",
+        channels=("@examplechannel", "-1009876"),
+    )
+
+
+@pytest.fixture
+async def offline_app(
+    settings: Settings, library: Library, recording_request: RecordingRequest
+) -> AsyncIterator[App]:
     """The real Application over the fixture library, its Bot API calls recorded, never sent."""
-    settings = Settings(token=BOT_TOKEN, corpus=DATA / "good")
     application = build_application(settings, library, request=recording_request)
     async with application:
         recording_request.clear()  # forget getMe: tests look at what the handlers send
         yield application
+    application.bot_data["store"].close()
 
 
 async def feed(application: App, update: JSONDict) -> None:

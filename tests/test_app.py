@@ -48,6 +48,7 @@ async def test_question_over_http_is_answered_and_the_bot_stops_cleanly(
     assert [c["command"] for c in commands.params["commands"]] == [
         "ask",
         "sources",
+        "latest",
         "help",
         "start",
     ]

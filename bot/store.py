@@ -1,0 +1,380 @@
+"""The durable store: announcements that arrive at run time, the answers sent, and feedback.
+
+Everything the bot learns while running lives in one SQLite file in the data directory, beside the
+``corpus/`` folder it reads at start-up. The store is built so that a restart, or a crash at any
+point, loses nothing that a method has returned from:
+
+- every write is one transaction, committed before the method returns;
+- the journal is a write-ahead log (WAL) synced on every commit (``synchronous=FULL``), so a
+  commit survives a killed process and a power cut alike;
+- the schema is versioned: ``PRAGMA user_version`` records it, and :data:`MIGRATIONS` upgrades an
+  older file one step at a time, each step in its own transaction, so a crash mid-upgrade leaves
+  the file at the previous version rather than half-changed.
+
+The store is synchronous and thread-safe: one connection, shared under a lock, so the bot may call
+it from its event loop thread and tests from any other.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Self
+
+from bot.corpus import Article
+
+FILENAME = "announcements.sqlite3"
+BUSY_TIMEOUT_SECONDS = 10.0  # how long to wait for another process's write lock
+
+# MIGRATIONS[i] upgrades a file from schema version i to i + 1. A released step is never edited:
+# files in the field were built by it. Change the schema by appending a step.
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    # 1: the initial schema.
+    (
+        # ``seq`` keeps the first-stored order: an upsert keeps it, and an explicit INTEGER PRIMARY
+        # KEY (unlike an implicit rowid) survives VACUUM unchanged.
+        """
+        CREATE TABLE articles (
+            seq     INTEGER PRIMARY KEY,
+            id      TEXT NOT NULL UNIQUE,
+            title   TEXT NOT NULL,
+            text    TEXT NOT NULL,
+            date    TEXT,                       -- ISO 8601 date, YYYY-MM-DD
+            url     TEXT,
+            lang    TEXT,
+            tags    TEXT NOT NULL DEFAULT '[]', -- JSON array of strings
+            origin  TEXT NOT NULL,              -- who sent it: "channel:<id>", "admin:<user id>"
+            stored  TEXT NOT NULL,              -- UTC ISO 8601 timestamps
+            updated TEXT NOT NULL
+        )
+        """,
+        # AUTOINCREMENT: an id is never reused, so an old button can't reach a newer answer.
+        """
+        CREATE TABLE answers (
+            id         INTEGER PRIMARY KEY AUTOINCREMENT,
+            chat_id    INTEGER NOT NULL,
+            question   TEXT NOT NULL,
+            context    TEXT NOT NULL DEFAULT '',
+            source_ids TEXT NOT NULL DEFAULT '[]', -- JSON array of article ids
+            created    TEXT NOT NULL
+        )
+        """,
+        """
+        CREATE TABLE answer_messages (
+            chat_id    INTEGER NOT NULL,
+            message_id INTEGER NOT NULL,
+            answer_id  INTEGER NOT NULL REFERENCES answers (id) ON DELETE CASCADE,
+            PRIMARY KEY (chat_id, message_id)
+        ) WITHOUT ROWID
+        """,
+    ),
+    # 2: feedback on answers, one vote per user and answer.
+    (
+        """
+        CREATE TABLE feedback (
+            answer_id INTEGER NOT NULL REFERENCES answers (id) ON DELETE CASCADE,
+            user_id   INTEGER NOT NULL,
+            vote      INTEGER NOT NULL CHECK (vote IN (1, -1)),
+            voted     TEXT NOT NULL,
+            PRIMARY KEY (answer_id, user_id)
+        ) WITHOUT ROWID
+        """,
+    ),
+)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+_ARTICLE_COLUMNS = "id, title, text, date, url, lang, tags"
+
+
+class StoreError(RuntimeError):
+    """The database file cannot be used; the message names the file and says why."""
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerRecord:
+    """An answer the bot sent: enough to answer a follow-up, a "More" button or a vote later."""
+
+    id: int
+    chat_id: int
+    question: str
+    context: str  # the earlier question a follow-up refers to, "" if none
+    source_ids: tuple[str, ...]
+    created: dt.datetime  # UTC, timezone-aware
+
+
+class Store:
+    """One SQLite database file, opened, upgraded to :data:`SCHEMA_VERSION` and kept open."""
+
+    def __init__(self, path: Path) -> None:
+        """Open or create the database at ``path`` and migrate it to the current schema.
+
+        Raises :class:`StoreError` if the file is not a database, cannot be opened, or was written
+        by a newer version of the bot.
+        """
+        self._path = path
+        self._lock = threading.Lock()
+        with _named_errors(path):
+            # isolation_level=None: the module starts no transactions of its own; _writing() does.
+            self._conn = sqlite3.connect(
+                path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None, check_same_thread=False
+            )
+        try:
+            self._configure()
+            self._migrate()
+        except BaseException:
+            self._conn.close()
+            raise
+
+    @classmethod
+    def open(cls, data_dir: Path) -> Self:
+        """Open the store in ``data_dir``, creating the folder and the file when missing."""
+        try:
+            data_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"{data_dir}: cannot create the data directory: {exc}") from exc
+        return cls(data_dir / FILENAME)
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    @property
+    def path(self) -> Path:
+        return self._path
+
+    def schema_version(self) -> int:
+        with self._reading() as conn:
+            return _user_version(conn)
+
+    # --- Articles ------------------------------------------------------------------------------
+
+    def save_article(self, article: Article, *, origin: str) -> bool:
+        """Store ``article``, replacing a stored one with the same id in place.
+
+        Returns False, and changes nothing (not even the origin), when the stored article is
+        already identical; True when it was added or changed.
+        """
+        now = _now()
+        values = (
+            article.id,
+            article.title,
+            article.text,
+            article.date.isoformat() if article.date else None,
+            article.url,
+            article.lang,
+            json.dumps(list(article.tags), ensure_ascii=False),
+        )
+        with self._writing() as conn:
+            # The WHERE makes an identical save a no-op, so the row count tells what happened.
+            cursor = conn.execute(
+                f"""
+                INSERT INTO articles ({_ARTICLE_COLUMNS}, origin, stored, updated)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT (id) DO UPDATE SET
+                    title = excluded.title, text = excluded.text, date = excluded.date,
+                    url = excluded.url, lang = excluded.lang, tags = excluded.tags,
+                    origin = excluded.origin, updated = excluded.updated
+                WHERE (title, text, date, url, lang, tags)
+                    IS NOT (excluded.title, excluded.text, excluded.date,
+                            excluded.url, excluded.lang, excluded.tags)
+                """,
+                (*values, origin, now, now),
+            )
+            return cursor.rowcount > 0
+
+    def delete_article(self, article_id: str) -> bool:
+        """Remove an article; True if it was stored."""
+        with self._writing() as conn:
+            return conn.execute("DELETE FROM articles WHERE id = ?", (article_id,)).rowcount > 0
+
+    def articles(self) -> list[Article]:
+        """Every stored article, in the order they were first stored."""
+        with self._reading() as conn:
+            rows = conn.execute(f"SELECT {_ARTICLE_COLUMNS} FROM articles ORDER BY seq").fetchall()
+        return [_article(row) for row in rows]
+
+    # --- Answers and feedback ------------------------------------------------------------------
+
+    def record_answer(
+        self, *, chat_id: int, question: str, context: str = "", source_ids: Sequence[str] = ()
+    ) -> int:
+        """Remember an answer about to be sent; returns its id, a small positive integer."""
+        with self._writing() as conn:
+            cursor = conn.execute(
+                "INSERT INTO answers (chat_id, question, context, source_ids, created)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (chat_id, question, context, json.dumps(list(source_ids)), _now()),
+            )
+            assert cursor.lastrowid is not None  # an INSERT into a rowid table always sets it
+            return cursor.lastrowid
+
+    def attach_message(self, answer_id: int, chat_id: int, message_id: int) -> None:
+        """Note that bot message ``message_id`` in ``chat_id`` carried answer ``answer_id``.
+
+        A message attached again (edited to carry another answer) points at the latest one.
+        Raises KeyError for an unknown answer.
+        """
+        with self._writing() as conn:
+            _require_answer(conn, answer_id)
+            conn.execute(
+                "INSERT INTO answer_messages (chat_id, message_id, answer_id) VALUES (?, ?, ?)"
+                " ON CONFLICT (chat_id, message_id) DO UPDATE SET answer_id = excluded.answer_id",
+                (chat_id, message_id, answer_id),
+            )
+
+    def get_answer(self, answer_id: int) -> AnswerRecord | None:
+        with self._reading() as conn:
+            row = conn.execute(
+                "SELECT id, chat_id, question, context, source_ids, created FROM answers"
+                " WHERE id = ?",
+                (answer_id,),
+            ).fetchone()
+        return _answer(row) if row else None
+
+    def answer_for_message(self, chat_id: int, message_id: int) -> AnswerRecord | None:
+        """The answer a bot message carried: what a reply to that message follows up on."""
+        with self._reading() as conn:
+            row = conn.execute(
+                "SELECT a.id, a.chat_id, a.question, a.context, a.source_ids, a.created"
+                " FROM answer_messages AS m JOIN answers AS a ON a.id = m.answer_id"
+                " WHERE m.chat_id = ? AND m.message_id = ?",
+                (chat_id, message_id),
+            ).fetchone()
+        return _answer(row) if row else None
+
+    def save_feedback(self, answer_id: int, user_id: int, vote: int) -> None:
+        """Record a 👍 (1) or 👎 (-1); a user's second vote on an answer replaces the first.
+
+        Raises ValueError for any other vote and KeyError for an unknown answer.
+        """
+        if vote not in (1, -1):
+            raise ValueError(f"vote must be 1 or -1, not {vote!r}")
+        with self._writing() as conn:
+            _require_answer(conn, answer_id)
+            conn.execute(
+                "INSERT INTO feedback (answer_id, user_id, vote, voted) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT (answer_id, user_id) DO UPDATE"
+                " SET vote = excluded.vote, voted = excluded.voted",
+                (answer_id, user_id, vote, _now()),
+            )
+
+    def feedback(self, answer_id: int) -> dict[int, int]:
+        """The votes on an answer: user id -> 1 or -1."""
+        with self._reading() as conn:
+            rows = conn.execute(
+                "SELECT user_id, vote FROM feedback WHERE answer_id = ?", (answer_id,)
+            ).fetchall()
+        return dict(rows)
+
+    # --- Connection ----------------------------------------------------------------------------
+
+    def _configure(self) -> None:
+        with _named_errors(self._path):
+            # The first statement that reads the file: a file that isn't a database fails here.
+            (mode,) = self._conn.execute("PRAGMA journal_mode = WAL").fetchone()
+            if mode != "wal":
+                raise StoreError(f"{self._path}: cannot use WAL journal mode (got {mode!r})")
+            self._conn.execute("PRAGMA synchronous = FULL")
+            self._conn.execute("PRAGMA foreign_keys = ON")
+
+    def _migrate(self) -> None:
+        """Apply the missing migrations, each with its version bump in one transaction.
+
+        The version is read inside the write transaction, so two processes opening an old file
+        at once can't both apply the same step.
+        """
+        while True:
+            with self._writing() as conn:
+                version = _user_version(conn)
+                if version > SCHEMA_VERSION:
+                    raise StoreError(
+                        f"{self._path}: schema version {version} is newer than this bot's "
+                        f"{SCHEMA_VERSION}; upgrade the bot to use this database"
+                    )
+                if version == SCHEMA_VERSION:
+                    return
+                for statement in MIGRATIONS[version]:
+                    conn.execute(statement)
+                conn.execute(f"PRAGMA user_version = {version + 1}")
+
+    @contextmanager
+    def _reading(self) -> Iterator[sqlite3.Connection]:
+        with self._lock, _named_errors(self._path):
+            yield self._conn
+
+    @contextmanager
+    def _writing(self) -> Iterator[sqlite3.Connection]:
+        """One transaction, committed on leaving the block and rolled back on an exception.
+
+        IMMEDIATE takes the write lock up front, so a read-then-write never meets a busy error
+        halfway through.
+        """
+        with self._lock, _named_errors(self._path):
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+                self._conn.execute("COMMIT")
+            except BaseException:
+                if self._conn.in_transaction:
+                    self._conn.execute("ROLLBACK")
+                raise
+
+
+@contextmanager
+def _named_errors(path: Path) -> Iterator[None]:
+    """Turn sqlite's errors into StoreError naming the file: its own messages don't."""
+    try:
+        yield
+    except sqlite3.Error as exc:
+        raise StoreError(f"{path}: {exc}") from exc
+
+
+def _user_version(conn: sqlite3.Connection) -> int:
+    (version,) = conn.execute("PRAGMA user_version").fetchone()
+    return int(version)
+
+
+def _require_answer(conn: sqlite3.Connection, answer_id: int) -> None:
+    if conn.execute("SELECT 1 FROM answers WHERE id = ?", (answer_id,)).fetchone() is None:
+        raise KeyError(answer_id)
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat()
+
+
+def _article(row: Any) -> Article:
+    article_id, title, text, date, url, lang, tags = row
+    return Article(
+        id=article_id,
+        title=title,
+        text=text,
+        date=dt.date.fromisoformat(date) if date else None,
+        url=url,
+        lang=lang,
+        tags=tuple(json.loads(tags)),
+    )
+
+
+def _answer(row: Any) -> AnswerRecord:
+    answer_id, chat_id, question, context, source_ids, created = row
+    return AnswerRecord(
+        id=answer_id,
+        chat_id=chat_id,
+        question=question,
+        context=context,
+        source_ids=tuple(json.loads(source_ids)),
+        created=dt.datetime.fromisoformat(created),
+    )
