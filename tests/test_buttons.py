@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from bot.app import App, build_application
@@ -62,7 +61,7 @@ async def test_more_pages_through_further_matches(
 
 
 async def test_feedback_is_stored_with_question_and_sources(
-    offline_app: App, recording_request: RecordingRequest, settings: Settings
+    offline_app: App, recording_request: RecordingRequest
 ) -> None:
     sent = await ask(offline_app, recording_request, "Why is the Model 77 lamp recalled?")
     await press(offline_app, recording_request, buttons(sent)["👎"])
@@ -76,9 +75,7 @@ async def test_feedback_is_stored_with_question_and_sources(
     assert store.feedback(answer_id) == {42: -1}
 
 
-async def test_buttons_work_after_a_restart(
-    settings: Settings, library: Library, tmp_path: Path
-) -> None:
+async def test_buttons_work_after_a_restart(settings: Settings, library: Library) -> None:
     first_request = RecordingRequest()
     app = build_application(settings, library, request=first_request)
     async with app:
