@@ -49,7 +49,11 @@ async def inline_query(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     # No next page is sent as no next_offset: PTB 22's ExtBot (with Defaults) turns "" into [],
     # which Telegram would take for an offset and ask again.
     await query.answer(
-        results, cache_time=CACHE_SECONDS, is_personal=False, next_offset=next_offset or None
+        results,
+        cache_time=CACHE_SECONDS,
+        # Results carry fixed texts in the asker's language: don't serve them to other users.
+        is_personal=True,
+        next_offset=next_offset or None,
     )
 
 

@@ -14,36 +14,82 @@ import pytest
 from bot.app import build_application
 from bot.config import Settings
 from bot.search import Library
-from tests.auxil.bot_api import BOT_TOKEN, make_message_update
+from tests.auxil.bot_api import (
+    BOT_TOKEN,
+    make_channel_post_update,
+    make_inline_query_update,
+    make_message_update,
+)
+from tests.auxil.crash import CRASH_EXIT
 from tests.auxil.fake_server import FakeBotApiServer
-from tests.conftest import DATA
+from tests.conftest import DATA, REPO
+
+POST = "Halo S4 launch\nThe Halo S4 thermostat goes on sale on 3 March with a 5-inch screen."
+QUESTION = "When does the Halo S4 go on sale?"
+
+
+class Bot:
+    """``announcements-bot serve`` in its own process, polling the fake server."""
+
+    def __init__(self, server: FakeBotApiServer, data_dir: Path, crash: str | None = None) -> None:
+        env = {
+            **os.environ,
+            "TELEGRAM_BOT_TOKEN": BOT_TOKEN,
+            "DATA_DIR": str(data_dir),
+            "CHANNELS": "@examplechannel",
+            "NO_PROXY": "127.0.0.1",
+        }
+        args = ["serve", "--corpus", str(DATA / "good"), "--base-url", server.base_url]
+        runner = ["-m", "tests.auxil.crash", crash] if crash else ["-m", "bot"]
+        self.process = subprocess.Popen(
+            [sys.executable, *runner, *args],
+            cwd=REPO,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+
+    def stop(self) -> str:
+        """Stop the bot as Ctrl-C would; return what it logged."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+        _, stderr = self.process.communicate(timeout=20)
+        return stderr
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.communicate(timeout=20)
 
 
 @pytest.fixture
-def serve(fake_server: FakeBotApiServer, tmp_path: Path) -> Iterator[subprocess.Popen[str]]:
-    """``announcements-bot serve`` in its own process, polling the fake server."""
-    env = {**os.environ, "TELEGRAM_BOT_TOKEN": BOT_TOKEN, "DATA_DIR": str(tmp_path)}
-    url = fake_server.base_url
-    process = subprocess.Popen(
-        [sys.executable, "-m", "bot", "serve", "--corpus", str(DATA / "good"), "--base-url", url],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        yield process
-    finally:
-        if process.poll() is None:
-            process.kill()
-        process.communicate(timeout=10)
+def bots(fake_server: FakeBotApiServer, tmp_path: Path) -> Iterator[list[Bot]]:
+    started: list[Bot] = []
+    yield started
+    for bot in started:
+        bot.kill()
+
+
+def start(bots: list[Bot], server: FakeBotApiServer, data: Path, crash: str | None = None) -> Bot:
+    bot = Bot(server, data, crash)
+    bots.append(bot)
+    return bot
+
+
+async def ask(server: FakeBotApiServer, question: str, **kwargs: object) -> str:
+    mark = len(server.calls)
+    server.push_update(make_message_update(question, **kwargs))  # type: ignore[arg-type]
+    call = await server.wait_for_call("sendMessage", timeout=15, start=mark)
+    text: str = call.params["text"]
+    return text
 
 
 async def test_question_over_http_is_answered_and_the_bot_stops_cleanly(
-    fake_server: FakeBotApiServer, serve: subprocess.Popen[str]
+    fake_server: FakeBotApiServer, bots: list[Bot], tmp_path: Path
 ) -> None:
+    bot = start(bots, fake_server, tmp_path)
     await fake_server.wait_for_call("getUpdates", timeout=30)
-    assert "setMyCommands" in fake_server.methods  # the command menu is published at start-up
     commands = next(c for c in fake_server.calls if c.method == "setMyCommands")
     assert [c["command"] for c in commands.params["commands"]] == [
         "ask",
@@ -52,26 +98,81 @@ async def test_question_over_http_is_answered_and_the_bot_stops_cleanly(
         "help",
         "start",
     ]
-
-    fake_server.push_update(make_message_update("When does the library open on Sundays?"))
-    call = await fake_server.wait_for_call("sendMessage", timeout=15)
-    assert call.params["chat_id"] == 1
-    assert call.params["text"].startswith(
+    text = await ask(fake_server, "When does the library open on Sundays?")
+    assert text.startswith(
         "The central <b>library</b> will <b>open</b> on <b>Sundays</b> from 10:00 to 16:00"
     )
-    assert call.params["parse_mode"] == "HTML"
-
-    serve.send_signal(signal.SIGINT)
-    _, stderr = serve.communicate(timeout=20)
-    assert serve.returncode == 0, stderr
+    stderr = bot.stop()
+    assert bot.process.returncode == 0, stderr
     assert "serving 7 announcements" in stderr
     assert BOT_TOKEN not in stderr  # httpx would log it in every request URL
 
 
-async def test_application_polls_in_process(
-    fake_server: FakeBotApiServer, library: Library
+async def test_group_channel_and_inline_over_http(
+    fake_server: FakeBotApiServer, bots: list[Bot], tmp_path: Path
 ) -> None:
-    settings = Settings(token=BOT_TOKEN, base_url=fake_server.base_url)
+    start(bots, fake_server, tmp_path)
+    await fake_server.wait_for_call("getUpdates", timeout=30)
+
+    # Group chatter that doesn't address the bot gets no call; a mention gets a quoted answer.
+    mark = len(fake_server.calls)
+    group = {"chat_id": -100555, "chat_type": "supergroup"}
+    fake_server.push_update(make_message_update("When is the last ferry crossing?", **group))  # type: ignore[arg-type]
+    text = await ask(fake_server, "@AnnouncementsBot lanterns released?", message_id=9, **group)
+    assert "About 3,000 <b>lanterns</b>" in text
+    sends = [c for c in fake_server.calls[mark:] if c.method == "sendMessage"]
+    assert len(sends) == 1
+    assert sends[0].params["reply_parameters"]["message_id"] == 9
+
+    # A channel post is searchable at once.
+    fake_server.push_update(make_channel_post_update(POST, message_id=51))
+    assert "goes on <b>sale</b> on 3 March" in await ask(fake_server, QUESTION)
+
+    # Inline mode answers from the index alone.
+    mark = len(fake_server.calls)
+    fake_server.push_update(make_inline_query_update("lantern festival"))
+    call = await fake_server.wait_for_call("answerInlineQuery", timeout=15, start=mark)
+    assert call.params["results"][0]["title"] == "Lantern festival returns to the riverside"
+
+
+@pytest.mark.parametrize("point", ["before", "after"])
+async def test_a_crash_while_storing_a_post_loses_nothing(
+    fake_server: FakeBotApiServer, bots: list[Bot], tmp_path: Path, point: str
+) -> None:
+    crashing = start(bots, fake_server, tmp_path, crash=point)
+    await fake_server.wait_for_call("getUpdates", timeout=30)
+    fake_server.push_update(make_channel_post_update(POST, message_id=61))
+    crashing.process.wait(timeout=20)
+    assert crashing.process.returncode == CRASH_EXIT
+
+    # Before storing, Telegram was never told the post arrived and sends it again; after storing,
+    # the post is in the data directory. Either way the restarted bot knows it.
+    mark = len(fake_server.calls)
+    start(bots, fake_server, tmp_path)
+    await fake_server.wait_for_call("getUpdates", timeout=30, start=mark)
+    assert "goes on <b>sale</b> on 3 March" in await ask(fake_server, QUESTION)
+
+
+async def test_a_killed_bot_keeps_its_channel_posts(
+    fake_server: FakeBotApiServer, bots: list[Bot], tmp_path: Path
+) -> None:
+    bot = start(bots, fake_server, tmp_path)
+    await fake_server.wait_for_call("getUpdates", timeout=30)
+    fake_server.push_update(make_channel_post_update(POST, message_id=71))
+    assert "3 March" in await ask(fake_server, QUESTION)
+    bot.kill()  # SIGKILL: no shutdown, no clean-up
+
+    # A post confirmed to Telegram is not sent again: the restarted bot must have stored it.
+    await fake_server.wait_for_call("getUpdates", timeout=5)
+    assert not fake_server.pending_updates
+    start(bots, fake_server, tmp_path)
+    assert "goes on <b>sale</b> on 3 March" in await ask(fake_server, QUESTION)
+
+
+async def test_application_polls_in_process(
+    fake_server: FakeBotApiServer, library: Library, tmp_path: Path
+) -> None:
+    settings = Settings(token=BOT_TOKEN, base_url=fake_server.base_url, data_dir=tmp_path)
     application = build_application(settings, library)
     async with application:
         assert application.updater is not None
@@ -81,6 +182,7 @@ async def test_application_polls_in_process(
         call = await fake_server.wait_for_call("sendMessage", timeout=10)
         await application.updater.stop()
         await application.stop()
+    application.bot_data["store"].close()
     assert call.params["chat_id"] == 5
     assert "<b>12,400</b> cents" in call.params["text"]
 

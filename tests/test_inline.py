@@ -53,7 +53,7 @@ async def test_question_lists_the_passage_that_answers_it(
 ) -> None:
     params = await ask_inline(app, recording_request, "When is the last ferry crossing?")
     assert params["cache_time"] <= 10
-    assert params["is_personal"] is False
+    assert params["is_personal"] is True
     [first, *_] = params["results"]
     assert first["type"] == "article"
     assert first["title"] == FERRY
