@@ -64,7 +64,8 @@ class Bot:
 
 
 @pytest.fixture
-def bots(fake_server: FakeBotApiServer, tmp_path: Path) -> Iterator[list[Bot]]:
+def bots() -> Iterator[list[Bot]]:
+    """The bots a test starts; each is killed at the end if still running."""
     started: list[Bot] = []
     yield started
     for bot in started:
