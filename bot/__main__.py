@@ -1,4 +1,4 @@
-"""Command line: ``announcements-bot serve | ask | search | chat``."""
+"""Command line: ``announcements-bot serve | ask | search | chat | eval``."""
 
 from __future__ import annotations
 
@@ -63,6 +63,23 @@ def _parser() -> argparse.ArgumentParser:
     chat = sub.add_parser("chat", help="console chat: answer questions read from stdin")
     chat.add_argument("--corpus", type=Path, help=corpus_help)
     chat.set_defaults(func=_chat)
+
+    evaluate = sub.add_parser("eval", help="measure retrieval and answers on a BEIR-like set")
+    evaluate.add_argument(
+        "--data",
+        type=Path,
+        required=True,
+        help="folder with corpus.jsonl, queries.jsonl, qrels.tsv",
+    )
+    evaluate.add_argument("--json", type=Path, metavar="FILE", help="also write the figures here")
+    evaluate.add_argument("--limit", type=int, help="only the first N questions")
+    evaluate.add_argument(
+        "--offtopic",
+        type=Path,
+        metavar="DIR",
+        help="ask DIR's questions too: they should be declined",
+    )
+    evaluate.set_defaults(func=_eval)
     return parser
 
 
@@ -166,6 +183,23 @@ def _hits(library: Library, query: str, k: int) -> list[dict[str, Any]]:
         {"id": h.article.id, "passage": h.passage.position, "score": round(h.score, 6)}
         for h in library.search(query, k)
     ]
+
+
+def _eval(args: argparse.Namespace, _settings: Settings) -> int:
+    from bot.evaluate import format_table, run_eval
+
+    try:
+        report, declined = run_eval(args.data, limit=args.limit, offtopic=args.offtopic)
+    except (OSError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(format_table(report, offtopic=declined))
+    if args.json:
+        figures: dict[str, Any] = report.to_json()
+        if declined is not None:
+            figures["offtopic_declined"] = declined
+        args.json.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
+    return 0
 
 
 def _chat(args: argparse.Namespace, settings: Settings) -> int:

@@ -23,7 +23,6 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from bot.answer import Status, answer, render_plain
 from bot.corpus import load_corpus
@@ -175,9 +174,9 @@ class Report:
     answer_shown: float | None = None
     abstained: float | None = None
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> dict[str, float]:
         """The figures under the keys of ``eval --json``; the reply figures only when measured."""
-        figures: dict[str, Any] = {
+        figures: dict[str, float] = {
             "queries": self.queries,
             "ndcg@10": self.ndcg_at_10,
             "recall@1": self.recall_at_1,
@@ -263,7 +262,8 @@ def run_eval(
     report = evaluate(library, eval_set, limit=limit)
     if offtopic is None:
         return report, None
-    questions = load_eval_set(offtopic).queries
+    # Only the questions matter here: the other set's corpus and judgments go unread.
+    questions = _read_queries(offtopic / "queries.jsonl")
     if limit is not None:
         questions = questions[:limit]
     return report, evaluate_offtopic(library, (q.text for q in questions))

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from bot.__main__ import main
-from tests.conftest import DATA
+from tests.conftest import DATA, SHARED_EVAL
 
 GOOD = str(DATA / "good")
 
@@ -122,3 +122,37 @@ def test_bad_setting_exits_2(
     monkeypatch.setenv("PASSAGE_CHARS", "lots")
     assert main(["ask", "ferry"]) == 2
     assert "PASSAGE_CHARS must be a whole number" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(not SHARED_EVAL.is_dir(), reason=f"{SHARED_EVAL} is absent (CI has it)")
+def test_eval_prints_a_table_and_writes_json(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "squad.json"
+    data, offtopic = SHARED_EVAL / "squad", SHARED_EVAL / "cranfield"
+    args = ["eval", "--data", str(data), "--limit", "50", "--json", str(out)]
+    assert main([*args, "--offtopic", str(offtopic)]) == 0
+    table = capsys.readouterr().out
+    assert "ndcg@10" in table.casefold()
+    figures = json.loads(out.read_text())
+    assert figures["queries"] == 50
+    assert set(figures) == {
+        "queries",
+        "ndcg@10",
+        "recall@1",
+        "recall@5",
+        "recall@10",
+        "recall@100",
+        "mrr@10",
+        "answer_shown",
+        "abstained",
+        "offtopic_declined",
+    }
+    assert 0.5 < figures["recall@10"] <= 1
+
+
+def test_eval_of_a_missing_folder_exits_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["eval", "--data", str(tmp_path / "nowhere")]) == 2
+    assert "error:" in capsys.readouterr().err
