@@ -173,16 +173,27 @@ def strip_mention(message: Message, username: str) -> str | None:
 # --- Commands ----------------------------------------------------------------------------------
 
 
-async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Say what the bot knows and suggest questions drawn from the newest announcements."""
+async def _listing(
+    update: Update, context: ContextTypes.DEFAULT_TYPE
+) -> tuple[Message, Language, Library] | None:
+    """The message to reply to, the user's language and the library; None if there's no reply
+    to make, or after saying that no announcements are loaded."""
     message = update.effective_message
     if message is None:
-        return
+        return None
     lang = language_of(update)
     library = library_of(context)
     if not library.articles:
         await message.reply_text(text("empty_library", lang))
+        return None
+    return message, lang, library
+
+
+async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Say what the bot knows and suggest questions drawn from the newest announcements."""
+    if (listing := await _listing(update, context)) is None:
         return
+    message, lang, library = listing
     lines = [escape(text("welcome", lang, count=len(library.articles))), ""]
     lines.append(escape(text("examples", lang)))
     lines += [f"• /ask {escape(a.title)}" for a in newest(library)[:EXAMPLES]]
@@ -217,14 +228,10 @@ def article_line(article: Article) -> str:
 
 async def latest(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """List the newest announcements."""
-    message = update.effective_message
-    if message is None:
+    if (listing := await _listing(update, context)) is None:
         return
-    lang = language_of(update)
-    articles = newest(library_of(context))[:LATEST]
-    if not articles:
-        await message.reply_text(text("empty_library", lang))
-        return
+    message, lang, library = listing
+    articles = newest(library)[:LATEST]
     lines = [escape(text("latest", lang)), *map(article_line, articles)]
     await message.reply_text(fit_message("\n".join(lines)), link_preview_options=NO_PREVIEW)
 
@@ -255,14 +262,9 @@ def sources_page(
 
 async def sources(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """List the announcements, newest first, with their dates and links, a page at a time."""
-    message = update.effective_message
-    if message is None:
+    if (listing := await _listing(update, context)) is None:
         return
-    lang = language_of(update)
-    library = library_of(context)
-    if not library.articles:
-        await message.reply_text(text("empty_library", lang))
-        return
+    message, lang, library = listing
     body, markup = sources_page(library, 0, lang)
     await message.reply_text(body, link_preview_options=NO_PREVIEW, reply_markup=markup)
 

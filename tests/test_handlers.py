@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from bot.app import App
+import pytest
+
+from bot.app import App, build_application
+from bot.config import Settings
+from bot.search import Library
 from tests.auxil.bot_api import RecordingRequest, make_message_update
 from tests.conftest import feed
 
@@ -87,3 +91,13 @@ async def test_a_failing_handler_is_reported_to_the_user(
     # The answer failed; the error handler's apology was tried too (and failed the same way).
     assert recording_request.methods == ["sendMessage", "sendMessage"]
     assert recording_request.calls[1].params["text"].startswith("Sorry, something went wrong")
+
+
+@pytest.mark.parametrize("command", ["/start", "/sources", "/latest"])
+async def test_lists_say_when_nothing_is_loaded(settings: Settings, command: str) -> None:
+    request = RecordingRequest()
+    application = build_application(settings, Library([]), request=request)
+    async with application:
+        await feed(application, make_message_update(command))
+    application.bot_data["store"].close()
+    assert [call["text"] for call in request.sent()] == ["No announcements are loaded yet."]
