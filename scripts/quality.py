@@ -1,0 +1,142 @@
+"""Measure answer quality on the shared evaluation sets, beside plain BM25 through bm25s.
+
+    .venv/bin/pip install -e '.[quality]'      # matplotlib, for the plot
+    .venv/bin/python scripts/quality.py [--eval ../shared/eval] [--out docs]
+
+Runs ``announcements-bot eval`` on Cranfield, SQuAD v1.1 dev and CMRC 2018 dev (all questions),
+the three off-topic pairs, and the baseline of the issue "Answer quality": bm25s with k1=1.2,
+b=0.75 over lowercased words with Snowball stemming and English stopwords (CJK text as character
+bigrams), scored with the same metric code. Prints a Markdown table and writes
+``OUT/quality.json`` and ``OUT/quality.png``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+import bm25s
+import Stemmer
+
+from bot.corpus import load_corpus
+from bot.evaluate import (
+    evaluate_offtopic,
+    format_table,
+    load_eval_set,
+    ndcg_at_k,
+    recall_at_k,
+    run_eval,
+)
+from bot.search import Library
+
+SETS = ("cranfield", "squad", "cmrc2018")
+OFFTOPIC = (("cranfield", "squad"), ("squad", "cranfield"), ("squad", "cmrc2018"))
+TARGETS = {
+    ("cranfield", "ndcg@10"): 0.40,
+    ("squad", "recall@1"): 0.82,
+    ("cmrc2018", "recall@1"): 0.97,
+    ("squad", "answer_shown"): 0.85,
+    ("cmrc2018", "answer_shown"): 0.95,
+}
+_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
+_WORD = re.compile(r"(?u)\b\w\w+\b")
+_stemmer = Stemmer.Stemmer("english")
+_STOPWORDS = frozenset(bm25s.stopwords.STOPWORDS_EN)
+
+
+def baseline_tokens(text: str) -> list[str]:
+    """The baseline's analysis: CJK bigrams, other words lowercased, stopped and stemmed."""
+    tokens: list[str] = []
+    for chunk in _CJK.split(text):
+        words = [w for w in _WORD.findall(chunk.lower()) if w not in _STOPWORDS]
+        tokens += _stemmer.stemWords(words)
+    for run in _CJK.findall(text):
+        tokens += [run[i : i + 2] for i in range(len(run) - 1)] or [run]
+    return tokens
+
+
+def baseline(folder: Path) -> dict[str, float]:
+    """Plain BM25 through bm25s: nDCG@10, Recall@1 and answer in the top paragraph."""
+    eval_set = load_eval_set(folder)
+    articles = load_corpus(eval_set.corpus_path).articles
+    retriever = bm25s.BM25(k1=1.2, b=0.75, method="lucene")
+    retriever.index([baseline_tokens(f"{a.title} {a.text}") for a in articles], show_progress=False)
+    queries = [q for q in eval_set.queries if q.id in eval_set.qrels]
+    tokens = [baseline_tokens(q.text) or ["\0"] for q in queries]
+    found, _ = retriever.retrieve(tokens, k=10, show_progress=False)
+    ndcg, recall, shown = [], [], []
+    for query, row in zip(queries, found, strict=True):
+        ranking = [articles[i].id for i in row]
+        ndcg.append(ndcg_at_k(ranking, eval_set.qrels[query.id], 10))
+        recall.append(recall_at_k(ranking, eval_set.qrels[query.id], 1))
+        top = articles[row[0]].text.casefold()
+        shown.append(any(a.casefold() in top for a in query.answers))
+    result = {"ndcg@10": _mean(ndcg), "recall@1": _mean(recall)}
+    if any(q.answers for q in queries):
+        result["answer_in_top_paragraph"] = _mean(shown)
+    return result
+
+
+def _mean(values: list[Any]) -> float:
+    return sum(values) / len(values) if values else 0.0
+
+
+def plot(figures: dict[str, Any], path: Path) -> None:
+    """Grouped bars: baseline and ours for each target metric, the target as a tick."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    labels, ours, base, targets = [], [], [], []
+    for (name, metric), target in TARGETS.items():
+        labels.append(f"{name}\n{metric}")
+        ours.append(figures["ours"][name][metric])
+        base_key = "answer_in_top_paragraph" if metric == "answer_shown" else metric
+        base.append(figures["baseline"][name][base_key])
+        targets.append(target)
+    x = range(len(labels))
+    fig, ax = plt.subplots(figsize=(9, 4.5))
+    ax.bar([i - 0.2 for i in x], base, 0.4, label="plain BM25 (bm25s)", color="#9aa5b1")
+    ax.bar([i + 0.2 for i in x], ours, 0.4, label="announcements-bot", color="#2b6cb0")
+    ax.scatter(x, targets, marker="_", s=900, color="#c53030", label="target", zorder=3)
+    ax.set_xticks(list(x), labels, fontsize=8)
+    ax.set_ylim(0, 1.05)
+    ax.set_ylabel("score")
+    ax.set_title("Answer quality on public sets (answer_shown: baseline = answer in top paragraph)")
+    ax.legend(loc="lower right", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    root = Path(__file__).resolve().parents[1]
+    parser.add_argument("--eval", type=Path, default=root.parent / "shared" / "eval")
+    parser.add_argument("--out", type=Path, default=root / "docs")
+    args = parser.parse_args()
+    figures: dict[str, Any] = {"ours": {}, "baseline": {}, "offtopic": {}, "seconds": {}}
+    for name in SETS:
+        started = time.perf_counter()
+        report, _ = run_eval(args.eval / name)
+        figures["seconds"][name] = round(time.perf_counter() - started, 1)
+        figures["ours"][name] = report.to_json()
+        figures["baseline"][name] = baseline(args.eval / name)
+        print(f"## {name}\n{format_table(report)}\n")
+    for corpus, questions in OFFTOPIC:
+        library = Library(load_corpus(args.eval / corpus / "corpus.jsonl").articles)
+        asked = (q.text for q in load_eval_set(args.eval / questions).queries)
+        declined = evaluate_offtopic(library, asked)
+        figures["offtopic"][f"{questions} questions vs {corpus} corpus"] = declined
+    args.out.mkdir(exist_ok=True)
+    (args.out / "quality.json").write_text(json.dumps(figures, indent=2) + "\n")
+    plot(figures, args.out / "quality.png")
+    print(json.dumps(figures, indent=2))
+
+
+if __name__ == "__main__":
+    main()
