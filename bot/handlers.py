@@ -150,6 +150,9 @@ async def group_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
     question = strip_mention(message, context.bot.username)
     if question is None and follow_up is None:
         return
+    if question == "" and not follow_up:
+        await reply_usage(update, context)  # a bare mention: say how to ask
+        return
     await reply_answer(update, context, question or message.text, follow_up or "")
 
 
@@ -214,11 +217,19 @@ async def ask(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     question = " ".join(context.args or [])
     if not question:
-        library = library_of(context)
-        example = newest(library)[0].title if library.articles else "…"
-        await message.reply_text(escape(text("ask_usage", language_of(update), example=example)))
+        await reply_usage(update, context)
         return
     await reply_answer(update, context, question, follow_up_of(message, context) or "")
+
+
+async def reply_usage(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Show how to ask, with the newest announcement's title as the example question."""
+    if update.effective_message is None:
+        return
+    library = library_of(context)
+    example = newest(library)[0].title if library.articles else "…"
+    usage = escape(text("ask_usage", language_of(update), example=example))
+    await update.effective_message.reply_text(usage)
 
 
 def article_line(article: Article) -> str:

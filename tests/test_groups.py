@@ -110,3 +110,13 @@ async def test_private_follow_up(offline_app: App, recording_request: RecordingR
     [sent] = recording_request.sent()
     assert "reply_parameters" not in sent  # a private chat needs no quoting
     assert "<b>Owners</b> should stop using the <b>lamp</b>" in sent["text"]
+
+
+async def test_a_bare_mention_explains_how_to_ask(
+    offline_app: App, recording_request: RecordingRequest
+) -> None:
+    await feed(offline_app, group_update("@AnnouncementsBot"))
+    [sent] = recording_request.sent()
+    assert sent["text"] == (
+        "Put your question after the command, e.g. /ask Harbour ferry moves to a winter timetable"
+    )
