@@ -7,9 +7,14 @@ The composer trusts BM25 to find the passage, then asks two more questions of it
   matches only "price" of "price of the Mars shuttle" covers little of it, whatever its raw score.
   A term no article contains has the highest idf of all, which is what makes off-topic questions
   fall below the threshold.
+  A question whose every term the library uses needs less coverage than one with a word no article
+  has, which is what most off-topic questions bring. Of the passages that cover the question, the
+  one with the best BM25 score times the square root of its coverage is quoted.
 - *Which sentences say it?* Each sentence of the passage is scored by the idf mass of the question
   terms it contains; the best one is kept, and neighbours join while they add question terms or
-  give a short sentence its context, up to three sentences and about 600 characters.
+  give a short sentence its context, up to three sentences and about 600 characters. While the
+  sentences still miss some of the question, the following ones join too: the answer is often the
+  sentence after the one that repeats the question's words.
 """
 
 from __future__ import annotations
@@ -27,8 +32,12 @@ MAX_MESSAGE = 4096  # Telegram's limit on a message's text
 MAX_SNIPPET = 600
 MAX_SENTENCES = 3
 MIN_COVERAGE = 0.5
+# A question all of whose terms the library uses needs less coverage: off-topic questions almost
+# always bring a word no article has, answerable ones are often just worded unlike the passage.
+KNOWN_TERMS_COVERAGE = 0.7  # times ``min_coverage``
+COVERAGE_RANK_POWER = 0.5  # how much coverage counts in choosing among the covering passages
 RELATED = 2
-TITLE_TERM_WEIGHT = 0.3
+TITLE_TERM_WEIGHT = 0.1
 CONTEXT_TERM_WEIGHT = 0.5
 _SENTENCE_END = frozenset(".!?。！？\"'”’)")
 _TITLE_CHARS = 200
@@ -90,8 +99,10 @@ def answer(
 ) -> Answer:
     """Answer ``question`` from ``library``, or say why not.
 
-    ``context`` is the question a follow-up refers to ("and when does it ship?"): its terms join
-    the search, at half weight in choosing sentences. ``page`` picks a later match ("More").
+    A passage answers when it covers ``min_coverage`` of the question, or 0.7 of that when the
+    library knows every term of the question. ``context`` is the question a follow-up refers to
+    ("and when does it ship?"): its terms join the search, at half weight in choosing sentences.
+    ``page`` picks a later match ("More").
     """
     if not library.articles:
         return Answer(question, Status.EMPTY_LIBRARY)
@@ -103,9 +114,14 @@ def answer(
     hits = library.search_terms(context_terms + query_terms, k=candidates)
     if not weights or not hits:
         return Answer(question, Status.NOT_COVERED)
+    if all(library.index.document_frequency(t) > 0 for t in weights):
+        min_coverage *= KNOWN_TERMS_COVERAGE
     covering = [(h, c) for h in hits if (c := coverage(library, h, weights)) >= min_coverage]
     if not covering:
         return Answer(question, Status.NOT_COVERED, coverage=coverage(library, hits[0], weights))
+    # BM25 favours a passage that repeats a few of the question's words; weighing its score by
+    # the coverage favours the passage that has more of them.
+    covering.sort(key=lambda pair: -pair[0].score * pair[1] ** COVERAGE_RANK_POWER)
     page = min(max(page, 0), len(covering) - 1)
     hit, share = covering[page]
     choose = {
@@ -131,16 +147,21 @@ def quote(hit: Hit, weights: dict[str, float], max_chars: int = MAX_SNIPPET) -> 
 def question_weights(library: Library, query_terms: list[str]) -> dict[str, float]:
     """Each distinct question term with its idf: the weight it has in judging coverage.
 
-    A CJK bigram that no passage contains is left out: questions are not segmented into words, so
-    bigrams that straddle two words ("会在" of "发布会在哪里") are expected to be missing. A Latin
-    word that no passage contains is kept, with the highest idf, because it names something the
-    announcements never mention.
+    A CJK bigram that no passage contains is left out when some other CJK term of the question is
+    found: questions are not segmented into words, so bigrams that straddle two words ("会在" of
+    "发布会在哪里") are expected to be missing. A Latin word that no passage contains is kept, with
+    the highest idf, because it names something the announcements never mention.
     """
     index = library.index
+    distinct = list(dict.fromkeys(query_terms))
+    # Only when some of the question's CJK terms are known is a missing bigram a straddle: against
+    # a library without Chinese at all, none is known, and every one of them names something the
+    # library never mentions.
+    known_cjk = any(is_cjk(t) and index.document_frequency(t) > 0 for t in distinct)
     return {
         t: index.term_idf(t)
-        for t in dict.fromkeys(query_terms)
-        if not (is_cjk(t) and index.document_frequency(t) == 0)
+        for t in distinct
+        if not (known_cjk and is_cjk(t) and index.document_frequency(t) == 0)
     }
 
 
@@ -192,6 +213,17 @@ def pick_sentences(
         i = max(options)[1]
         first, last = min(first, i), max(last, i)
         covered |= found[i]
+    # When the sentences miss some of the question, the answer often follows the sentence that
+    # repeats its words ("Lionsgate paid for ..." after "... Lionsgate, Paramount ... paid for movie
+    # trailers"): show the next ones while they fit.
+    while (
+        weights.keys() - covered - in_title
+        and last - first + 1 < MAX_SENTENCES
+        and last + 1 < len(spans)
+        and fits(first, last + 1)
+        and not heading(last + 1)
+    ):
+        last += 1
     return _highlight(passage, spans[first][0], spans[last][1], weights, max_chars)
 
 

@@ -11,6 +11,8 @@ came from, which is what lets the answer composer put the question's words in bo
   dropped so that ``12,400`` and ``12400`` meet.
 - Chinese, Japanese and Korean runs become overlapping character bigrams, the usual lexical stand-in
   for word segmentation: every two-character word is one of the bigrams of any text containing it.
+  Bigrams of Chinese question words ("什么", "是谁", "哪个") are dropped, as the English question
+  words are: they carry no topic, and in an unsegmented question they are much of what it says.
 """
 
 from __future__ import annotations
@@ -49,6 +51,10 @@ _CJK = (
 # A number with its separators, a CJK run, or a run of other letters and digits.
 _TOKEN = re.compile(rf"\d+(?:[.,]\d+)+|[{_CJK}]+|[^\W_{_CJK}]+")
 _CJK_RUN = re.compile(rf"[{_CJK}]")
+# Characters of Chinese question words: 什么 (what), 哪 (which, where), 谁 (who), 怎 (how), 几 (how
+# many), and the question words without any of them: 多少 (how many), 如何 (how), 何时 (when), 为何
+# (why), 时候 (of 什么时候, when).
+_CJK_QUESTION = re.compile(r"[什么哪谁怎几]|多少|如何|何时|为何|时候")
 _THOUSANDS = re.compile(r"^\d{1,3}(?:,\d{3})+$")
 
 _stemmer = Stemmer.Stemmer("english")
@@ -83,10 +89,13 @@ def terms(text: str) -> Iterator[Term]:
         start = match.start()
         if _CJK_RUN.match(raw):
             if len(raw) == 1:
-                yield Term(raw, start, start + 1)
+                if not _CJK_QUESTION.search(raw):
+                    yield Term(raw, start, start + 1)
                 continue
             for i in range(len(raw) - 1):
-                yield Term(unicodedata.normalize("NFKC", raw[i : i + 2]), start + i, start + i + 2)
+                bigram = unicodedata.normalize("NFKC", raw[i : i + 2])
+                if not _CJK_QUESTION.search(bigram):
+                    yield Term(bigram, start + i, start + i + 2)
             continue
         term = _normalize_word(raw)
         if term is not None:

@@ -147,3 +147,50 @@ def test_date_is_shown_in_iso_form() -> None:
         id="x", title="Pool", text="The pool reopens on Monday.", date=dt.date(2026, 5, 4)
     )
     assert "(2026-05-04)" in render_html(answer(Library([article]), "pool reopens"))
+
+
+def _small_library() -> Library:
+    return Library(
+        [
+            Article("a", "Harbour ferry", "The ferry runs daily from the harbour in 2026."),
+            Article("b", "Library hours", "The library opens at nine. Tickets for talks are free."),
+            Article("c", "Park", "The park closes at dusk. Dogs must be on a lead."),
+            Article("d", "Bridge works", "The bridge closes for works. The ferry replaces it."),
+        ]
+    )
+
+
+def test_chinese_question_to_a_library_without_chinese_is_not_covered() -> None:
+    # No Chinese term is known, so none is taken for a bigram straddling two words: the year
+    # alone must not make the question covered.
+    result = answer(_small_library(), "2026年滨江公园开放时间")
+    assert result.status is Status.NOT_COVERED
+    assert result.coverage < 0.1
+
+
+def test_question_of_known_words_needs_less_coverage() -> None:
+    library = _small_library()
+    known = answer(library, "ferry harbour library dogs")
+    assert known.answered
+    assert 0.35 < known.coverage < 0.5
+    # A word no article has is a sign of an off-topic question: the full threshold applies.
+    unknown = answer(library, "ferry harbour dogs zeppelin")
+    assert unknown.status is Status.NOT_COVERED
+
+
+def test_next_sentence_is_shown_when_the_best_one_misses_question_terms() -> None:
+    passage = (
+        "Fox and Lionsgate paid for trailers. Lionsgate paid for Gods of Egypt. "
+        "Fox paid for Deadpool. The weather was fine."
+    )
+    weights = {"lionsgat": 1.0, "trailer": 1.0, "shown": 1.0}
+    snippet = "".join(r.text for r in pick_sentences(passage, weights, 600))
+    # Up to three sentences, as many as fit.
+    assert snippet == (
+        "Fox and Lionsgate paid for trailers. Lionsgate paid for Gods of Egypt. "
+        "Fox paid for Deadpool."
+    )
+    # When the sentence has every question term, it stands alone.
+    del weights["shown"]
+    snippet = "".join(r.text for r in pick_sentences(passage, weights, 600))
+    assert snippet == "Fox and Lionsgate paid for trailers."

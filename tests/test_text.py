@@ -27,6 +27,15 @@ def test_chinese_becomes_overlapping_bigrams() -> None:
     assert tokenize("园") == ["园"]
 
 
+def test_chinese_question_words_are_dropped_like_english_ones() -> None:
+    # 什么 (what), 哪 (which), 谁 (who), 几 (how many), 多少 (how many), 什么时候 (when)
+    assert tokenize("发布会是什么时候") == ["发布", "布会", "会是"]
+    assert tokenize("哪个公园") == ["个公", "公园"]
+    assert tokenize("谁") == []
+    assert tokenize("几点开放") == ["点开", "开放"]
+    assert tokenize("多少钱") == ["少钱"]
+
+
 def test_mixed_english_and_chinese() -> None:
     assert tokenize("云帆 X5 发布会 launch") == ["云帆", "x5", "发布", "布会", "launch"]
     assert all(is_cjk(t) for t in tokenize("公园"))
