@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import sys
@@ -107,19 +108,14 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
             file=sys.stderr,
         )
         return 2
-    from bot.app import build_application  # Telegram is only imported by the command that needs it
+    # Telegram is only imported by the command that needs it.
+    from bot.app import ALLOWED_UPDATES, build_application
 
     if args.base_url:
-        settings = _replace(settings, base_url=args.base_url)
+        settings = dataclasses.replace(settings, base_url=args.base_url)
     application = build_application(settings, load_library(args.corpus, settings))
-    application.run_polling(allowed_updates=None, drop_pending_updates=False)
+    application.run_polling(allowed_updates=ALLOWED_UPDATES)
     return 0
-
-
-def _replace(settings: Settings, **changes: Any) -> Settings:
-    from dataclasses import replace
-
-    return replace(settings, **changes)
 
 
 def answer_json(result: Answer) -> dict[str, Any]:

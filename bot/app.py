@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any, TypeAlias
 
-from telegram import BotCommand
+from telegram import BotCommand, Update
 from telegram.constants import ParseMode
 from telegram.ext import (
     AIORateLimiter,
@@ -31,6 +31,16 @@ log = logging.getLogger(__name__)
 
 # The application as ApplicationBuilder().build() makes it; its type parameters don't matter here.
 App: TypeAlias = Application[Any, Any, Any, Any, Any, Any]
+
+# The updates the handlers use. Named explicitly: without a list, Telegram keeps whatever an
+# earlier deployment of the same bot asked for.
+ALLOWED_UPDATES = [
+    Update.MESSAGE,
+    Update.CHANNEL_POST,
+    Update.EDITED_CHANNEL_POST,
+    Update.INLINE_QUERY,
+    Update.CALLBACK_QUERY,
+]
 
 
 def build_application(

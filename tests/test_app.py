@@ -90,7 +90,14 @@ async def test_question_over_http_is_answered_and_the_bot_stops_cleanly(
     fake_server: FakeBotApiServer, bots: list[Bot], tmp_path: Path
 ) -> None:
     bot = start(bots, fake_server, tmp_path)
-    await fake_server.wait_for_call("getUpdates", timeout=30)
+    poll = await fake_server.wait_for_call("getUpdates", timeout=30)
+    assert set(poll.params["allowed_updates"]) == {
+        "message",
+        "channel_post",
+        "edited_channel_post",
+        "inline_query",
+        "callback_query",
+    }
     commands = next(c for c in fake_server.calls if c.method == "setMyCommands")
     assert [c["command"] for c in commands.params["commands"]] == [
         "ask",
