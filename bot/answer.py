@@ -9,19 +9,23 @@ The composer trusts BM25 to find the passage, then asks two more questions of it
   fall below the threshold.
   A question whose every term the library uses needs less coverage than one with a word no article
   has, which is what most off-topic questions bring. Of the passages that cover the question, the
-  one with the best BM25 score times the square root of its coverage is quoted.
-- *Which sentences say it?* Each sentence of the passage is scored by the idf mass of the question
-  terms it contains; the best one is kept, and neighbours join while they add question terms or
-  give a short sentence its context, up to three sentences and about 600 characters. While the
-  sentences still miss some of the question, the following ones join too: the answer is often the
-  sentence after the one that repeats the question's words.
+  one with the best BM25 score times the share of the question its snippet would show is quoted:
+  that favours the passage with more of the question's terms, and close together.
+- *Which sentences say it?* Every run of one to three consecutive sentences of the passage and its
+  surroundings that fits about 600 characters is a candidate; the one with the largest idf mass of
+  distinct question terms is shown, using the budget to show the answer's context: the answer is
+  often the sentence after the one that repeats the question's words. Terms of the title, shared
+  by every sentence, and CJK bigrams that straddle two words of the question do not count there.
 """
 
 from __future__ import annotations
 
 import html
+import re
 from dataclasses import dataclass, field
 from enum import Enum
+from functools import lru_cache
+from math import fsum
 
 from bot.corpus import Article, is_heading
 from bot.search import Hit, Library
@@ -35,12 +39,15 @@ MIN_COVERAGE = 0.5
 # A question all of whose terms the library uses needs less coverage: off-topic questions almost
 # always bring a word no article has, answerable ones are often just worded unlike the passage.
 KNOWN_TERMS_COVERAGE = 0.7  # times ``min_coverage``
-COVERAGE_RANK_POWER = 0.5  # how much coverage counts in choosing among the covering passages
+SHOWN_RANK_POWER = 1.0  # how much the snippet's share of the question counts in choosing a passage
 RELATED = 2
-TITLE_TERM_WEIGHT = 0.1
 CONTEXT_TERM_WEIGHT = 0.5
-_SENTENCE_END = frozenset(".!?。！？\"'”’)")
 _TITLE_CHARS = 200
+# Chinese function characters: the particles 的 and 了, the copula 是, and the prepositions and
+# conjunctions 在, 有, 以, 和, 与, 于. A question bigram with one of them mostly joins two words.
+_CJK_FUNCTION_CHARS = frozenset("的是了在有以和与于")
+_PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
+_WORD_SEARCH = 20  # how far a trimmed snippet's start may move to reach a word
 
 
 class Status(Enum):
@@ -65,7 +72,8 @@ class Answer:
     """The reply to one question, before it is rendered for Telegram or a console.
 
     ``matches`` are the passages (one per article) that cover the question, best first; the
-    answer quotes ``matches[page]`` and names up to two of the others as related.
+    answer quotes ``matches[page]`` (or the sentences just around it) and names up to two of the
+    others as related.
     """
 
     question: str
@@ -119,14 +127,16 @@ def answer(
     covering = [(h, c) for h in hits if (c := coverage(library, h, weights)) >= min_coverage]
     if not covering:
         return Answer(question, Status.NOT_COVERED, coverage=coverage(library, hits[0], weights))
-    # BM25 favours a passage that repeats a few of the question's words; weighing its score by
-    # the coverage favours the passage that has more of them.
-    covering.sort(key=lambda pair: -pair[0].score * pair[1] ** COVERAGE_RANK_POWER)
-    page = min(max(page, 0), len(covering) - 1)
-    hit, share = covering[page]
     choose = {
         t: w * (CONTEXT_TERM_WEIGHT if t in context_terms else 1.0) for t, w in weights.items()
     }
+    # BM25 favours a passage that repeats a few of the question's words; weighing its score by
+    # the share of the question its snippet would show favours the passage that has more of them,
+    # and close together.
+    shown = {h.row: _shown_share(h, choose, max_chars) for h, _ in covering}
+    covering.sort(key=lambda pair: -pair[0].score * shown[pair[0].row] ** SHOWN_RANK_POWER)
+    page = min(max(page, 0), len(covering) - 1)
+    hit, share = covering[page]
     return Answer(
         question,
         Status.ANSWERED,
@@ -140,8 +150,37 @@ def answer(
 
 
 def quote(hit: Hit, weights: dict[str, float], max_chars: int = MAX_SNIPPET) -> list[Run]:
-    """The sentences of ``hit``'s passage that answer a question with term ``weights``."""
-    return pick_sentences(hit.passage.text, weights, max_chars, hit.article.title)
+    """The sentences at ``hit``'s passage that answer a question with term ``weights``.
+
+    A passage ends where the index cut the article, not where its subject does: the answer is
+    often just across the cut. So the sentences within ``max_chars`` either side of the passage,
+    all that a snippet overlapping it could show, are candidates too.
+    """
+    return pick_sentences(_surroundings(hit, max_chars), weights, max_chars, hit.article.title)
+
+
+def _surroundings(hit: Hit, max_chars: int) -> str:
+    """The hit's passage with the whole sentences within ``max_chars`` either side of it."""
+    text, passage = hit.article.text, hit.passage
+    near = [
+        (start, end)
+        for start, end in _sentences(text)
+        if passage.start - max_chars <= start and end <= passage.end + max_chars
+    ]
+    start = min([passage.start, *(s for s, _ in near)])
+    end = max([passage.end, *(e for _, e in near)])
+    return text[start:end]
+
+
+def _shown_share(hit: Hit, weights: dict[str, float], max_chars: int) -> float:
+    """The share of the question's weight that :func:`quote` would show for ``hit``.
+
+    The title counts as shown, since the reply names the source.
+    """
+    text = _surroundings(hit, max_chars)
+    start, end = _best_window(text, weights, max_chars, hit.article.title)
+    shown = _term_set(text[start:end]) | _term_set(hit.article.title)
+    return sum(w for t, w in weights.items() if t in shown) / sum(weights.values())
 
 
 def question_weights(library: Library, query_terms: list[str]) -> dict[str, float]:
@@ -176,68 +215,126 @@ def pick_sentences(
 ) -> list[Run]:
     """Choose the passage's sentences that answer the question, with its terms marked bold.
 
-    Terms of the article's title are shared by all its sentences, so they count for little in
-    choosing between them: "How much will Xiaomi invest?" is answered by the sentence on the
-    investment, not by any sentence that says "Xiaomi".
+    Every run of one to three consecutive sentences that fits ``max_chars`` is a candidate, and
+    the one holding the largest idf mass of distinct question terms is shown: a window, not a
+    single best sentence, because the answer is often the sentence beside the one that repeats
+    the question's words. Of windows that cover as much, the one with the best single sentence
+    wins, then the one naming more of the title's terms, then the longer one (the budget is there
+    to give the answer its context), then the one where its best sentence comes first (the answer
+    tends to follow it), then the earliest.
+
+    Some question terms say nothing about which sentence answers:
+
+    - Terms of the article's title are shared by all its sentences: "How much will Xiaomi
+      invest?" is answered by the sentence on the investment, not by any sentence that says
+      "Xiaomi". When the question names nothing but the subject, the first sentences win, which
+      is where an article says what its subject is.
+    - A CJK bigram with a function character ("店的", "是哪") straddles two words of the
+      unsegmented question; that it occurs in a sentence is chance.
     """
+    start, end = _best_window(passage, weights, max_chars, title)
+    choose = _choosing_weights(weights, title)
+    return _highlight(passage, start, end, weights, choose, max_chars)
+
+
+def _choosing_weights(weights: dict[str, float], title: str) -> dict[str, float]:
+    """The question terms that tell sentences apart: not the title's, nor straddling bigrams."""
     in_title = set(tokenize(title))
-    choose = {t: w * (TITLE_TERM_WEIGHT if t in in_title else 1.0) for t, w in weights.items()}
-    spans = sentence_spans(passage) or [(0, len(passage))]
-    found = [{t.text for t in terms(passage[s:e])} & weights.keys() for s, e in spans]
-    best = max(range(len(spans)), key=lambda i: (sum(choose[t] for t in found[i]), -i))
-    first = last = best
-    covered = set(found[best])
+    return {t: w for t, w in weights.items() if t not in in_title and not _straddles_words(t)}
 
-    def fits(lo: int, hi: int) -> bool:
-        return spans[hi][1] - spans[lo][0] <= max_chars
 
-    def heading(i: int) -> bool:
-        return is_heading(passage, *spans[i])
+def _best_window(
+    passage: str, weights: dict[str, float], max_chars: int, title: str
+) -> tuple[int, int]:
+    """The character span of the sentences :func:`pick_sentences` shows."""
+    choose = _choosing_weights(weights, title)
+    in_title = set(tokenize(title)) & weights.keys()
+    spans = list(_sentences(passage)) or [(0, len(passage))]
+    found = [_term_set(passage[s:e]) for s, e in spans]
+    chosen = [f & choose.keys() for f in found]
+    named = [f & in_title for f in found]
+    # Sums over sets go through fsum, which is exact whatever the (hash-seeded) order of the set:
+    # windows that tie must tie in every run.
+    single = [fsum(choose[t] for t in f) for f in chosen]
 
-    # A heading or a lead-in ("Key figures:") needs the sentence after it to make sense.
-    lead_in = passage[spans[best][1] - 1] not in _SENTENCE_END
-    if lead_in and best + 1 < len(spans) and fits(best, best + 1):
-        last = best + 1
-        covered |= found[last]
-    while last - first + 1 < MAX_SENTENCES:
-        # A heading after the answer would introduce text that isn't shown.
-        options = [
-            (sum(choose[t] for t in found[i] - covered), i)
-            for i in (first - 1, last + 1)
-            if 0 <= i < len(spans)
-            and fits(min(first, i), max(last, i))
-            and not (i > last and heading(i))
-        ]
-        if not options or max(options)[0] <= 0:
-            break
-        i = max(options)[1]
-        first, last = min(first, i), max(last, i)
-        covered |= found[i]
-    # When the sentences miss some of the question, the answer often follows the sentence that
-    # repeats its words ("Lionsgate paid for ..." after "... Lionsgate, Paramount ... paid for movie
-    # trailers"): show the next ones while they fit.
-    while (
-        weights.keys() - covered - in_title
-        and last - first + 1 < MAX_SENTENCES
-        and last + 1 < len(spans)
-        and fits(first, last + 1)
-        and not heading(last + 1)
-    ):
-        last += 1
-    return _highlight(passage, spans[first][0], spans[last][1], weights, max_chars)
+    def rank(window: tuple[int, int]) -> tuple[float, float, float, int, int, int]:
+        first, last = window
+        peak = max(range(first, last + 1), key=lambda i: (single[i], -i))
+        return (
+            fsum(choose[t] for t in set().union(*chosen[first : last + 1])),
+            single[peak],
+            fsum(weights[t] for t in set().union(*named[first : last + 1])),
+            last - first,
+            first - peak,
+            -first,
+        )
+
+    first, last = max(_windows(passage, spans, max_chars), key=rank)
+    return spans[first][0], spans[last][1]
+
+
+@lru_cache(maxsize=4096)
+def _sentences(text: str) -> tuple[tuple[int, int], ...]:
+    """The sentence spans of ``text``, cached like :func:`_term_set`."""
+    return tuple(sentence_spans(text))
+
+
+@lru_cache(maxsize=8192)
+def _term_set(text: str) -> frozenset[str]:
+    """The distinct terms of ``text``, cached: the same passages answer question after question."""
+    return frozenset(tokenize(text))
+
+
+def _straddles_words(term: str) -> bool:
+    """Whether ``term`` is a CJK bigram with a function character, as across two words."""
+    return len(term) == 2 and is_cjk(term) and any(c in _CJK_FUNCTION_CHARS for c in term)
+
+
+def _windows(passage: str, spans: list[tuple[int, int]], max_chars: int) -> list[tuple[int, int]]:
+    """The (first, last) sentence runs that may be shown: up to three that fit ``max_chars``.
+
+    A single sentence always may, trimmed if need be. A window stays within a paragraph, which
+    keeps to one subject, and a heading is no answer: it names the subject of the paragraphs
+    after it. A sentence that leads in ("Key figures:") may end a window only when the sentence
+    it introduces cannot join it.
+    """
+
+    def joins(first: int, last: int) -> bool:
+        # Whether sentence ``last`` may join the window of ``first`` to ``last - 1``.
+        gap = passage[spans[last - 1][1] : spans[last][0]]
+        return spans[last][1] - spans[first][0] <= max_chars and not _PARAGRAPH_BREAK.search(gap)
+
+    windows: list[tuple[int, int]] = []
+    for first in range(len(spans)):
+        if is_heading(passage, *spans[first]):
+            continue
+        for last in range(first, min(first + MAX_SENTENCES, len(spans))):
+            if last > first and not joins(first, last):
+                break
+            following = last + 1 < len(spans) and joins(first, last + 1)
+            if not (following and passage[spans[last][1] - 1] in ":："):
+                windows.append((first, last))
+    return windows or [(0, 0)]
 
 
 def _highlight(
-    passage: str, start: int, end: int, weights: dict[str, float], max_chars: int
+    passage: str,
+    start: int,
+    end: int,
+    weights: dict[str, float],
+    choose: dict[str, float],
+    max_chars: int,
 ) -> list[Run]:
-    """Split passage[start:end] into runs, question terms bold; trim it to ``max_chars``."""
+    """Split passage[start:end] into runs, question terms bold; trim it to ``max_chars``.
+
+    A sentence too long to show whole is cut to the stretch of ``max_chars`` that holds the most
+    of the ``choose`` weight, starting a little before its first term: the answer tends to follow
+    the words of the question, seldom to precede them.
+    """
     marks = [t for t in terms(passage[start:end]) if t.text in weights]
     prefix = suffix = ""
     if end - start > max_chars:
-        # Keep the window of the sentence around its first question term.
-        anchor = start + (marks[0].start if marks else 0)
-        lo = max(start, min(anchor - max_chars // 4, end - max_chars))
-        lo = _word_boundary(passage, lo, start)
+        lo = _densest_start(passage, start, end, marks, choose or weights, max_chars)
         hi = min(end, lo + max_chars)
         prefix = "…" if lo > start else ""
         suffix = "…" if hi < end else ""
@@ -262,10 +359,40 @@ def _highlight(
     return runs
 
 
+def _densest_start(
+    passage: str,
+    start: int,
+    end: int,
+    marks: list[Term],
+    weights: dict[str, float],
+    max_chars: int,
+) -> int:
+    """Where to start a ``max_chars`` cut of passage[start:end] to show most question terms.
+
+    Each term's mark is a possible anchor, with a quarter of the budget kept before it; the
+    anchor whose stretch holds the largest weight of distinct terms wins, the earliest on a tie.
+    """
+    anchors = [max(start, min(start + m.start - max_chars // 4, end - max_chars)) for m in marks]
+
+    def held(lo: int) -> float:
+        inside = {
+            m.text for m in marks if lo <= start + m.start and start + m.end <= lo + max_chars
+        }
+        return fsum(weights.get(t, 0.0) for t in inside)
+
+    best_lo = max(anchors, key=lambda lo: (held(lo), -lo)) if anchors else start
+    return _word_boundary(passage, best_lo, start)
+
+
 def _word_boundary(passage: str, pos: int, floor: int) -> int:
-    """Move ``pos`` forward to the start of a word, so a trimmed snippet starts cleanly."""
-    while pos > floor and pos < len(passage) and not passage[pos - 1].isspace():
-        pos += 1
+    """Move ``pos`` forward to the start of a word, so a trimmed snippet starts cleanly.
+
+    CJK text has no spaces, so any character starts a word there; and the move is short, lest a
+    text without spaces lose the stretch the cut was placed for.
+    """
+    for moved in range(pos, min(len(passage), pos + _WORD_SEARCH)):
+        if moved <= floor or passage[moved - 1].isspace() or is_cjk(passage[moved]):
+            return moved
     return pos
 
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -136,14 +136,22 @@ class BM25Index:
 
     def scores(self, query_tokens: Sequence[str]) -> FloatArray:
         """Return the BM25 score of every passage for the query, in build order."""
+        return self.weighted_scores(Counter(query_tokens))
+
+    def weighted_scores(self, query_weights: Mapping[str, float]) -> FloatArray:
+        """Return every passage's score for query terms that count ``query_weights[term]`` times.
+
+        A weight of 1 per occurrence gives :meth:`scores`; fractional weights let a caller add
+        terms of its own (query expansion) without them counting as much as the user's words.
+        """
         scores = np.zeros(len(self), dtype=np.float64)
-        for term in query_tokens:
+        for term, weight in query_weights.items():
             row = self.vocabulary.get(term)
             if row is None:
                 continue
             lo, hi = self.offsets[row], self.offsets[row + 1]
             # Passage ids are unique within a term's postings, so fancy-index += is exact.
-            scores[self.passage_ids[lo:hi]] += self.weights[lo:hi]
+            scores[self.passage_ids[lo:hi]] += weight * self.weights[lo:hi]
         return scores
 
     def top_k(self, query_tokens: Sequence[str], k: int) -> list[tuple[int, float]]:
@@ -151,13 +159,20 @@ class BM25Index:
 
         Equal scores are ordered by passage position, so results are deterministic.
         """
-        if k <= 0:
-            return []
-        scores = self.scores(query_tokens)
-        matched = np.flatnonzero(scores > 0)
-        if matched.size > k:
-            # Keep every passage tied with the k-th best, then order them exactly.
-            kth = np.partition(scores[matched], matched.size - k)[matched.size - k]
-            matched = matched[scores[matched] >= kth]
-        order = np.lexsort((matched, -scores[matched]))[:k]
-        return [(int(matched[i]), float(scores[matched[i]])) for i in order]
+        return top_k(self.scores(query_tokens), k)
+
+
+def top_k(scores: FloatArray, k: int) -> list[tuple[int, float]]:
+    """Return up to ``k`` (position, score) pairs of the positive ``scores``, best first.
+
+    Equal scores are ordered by position, so results are deterministic.
+    """
+    if k <= 0:
+        return []
+    matched = np.flatnonzero(scores > 0)
+    if matched.size > k:
+        # Keep every position tied with the k-th best, then order them exactly.
+        kth = np.partition(scores[matched], matched.size - k)[matched.size - k]
+        matched = matched[scores[matched] >= kth]
+    order = np.lexsort((matched, -scores[matched]))[:k]
+    return [(int(matched[i]), float(scores[matched[i]])) for i in order]

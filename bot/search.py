@@ -1,18 +1,53 @@
-"""The searchable library: articles, their passages and a BM25 index over both."""
+"""The searchable library: articles, their passages and the BM25 indexes that rank them.
+
+A passage is scored by four pieces of evidence, all lexical:
+
+- *Passage BM25*: the question's terms in the passage, which is indexed with its article's title.
+  This is what picks the passage to quote.
+- *Article BM25*: the question's terms in the whole article, its title counted ``TITLE_WEIGHT``
+  times (a BM25F-like field weight, since a title names what the article is about). The words
+  of a question are often spread over two passages of the article that answers it, and the best
+  passage alone then loses to a passage of another article that repeats one of them.
+  Every passage gets its article's score, mixed with its own as
+  ``article_weight * article + (1 - article_weight) * passage``; the best passage of an article
+  is therefore still the best by its own score.
+- *Term pairs*: adjacent Latin-script terms ("super bowl", "boundari layer") indexed as one term,
+  so a passage that has the question's words next to each other beats one that has them apart.
+  CJK text is left out: its bigrams are already pairs of characters.
+- *Feedback*, for long queries only: the best articles lend the query their most telling
+  other terms (RM3-like pseudo-relevance feedback). A long query describes a topic in words of its
+  own, which the articles on that topic often phrase differently; a short question names its
+  subject, and expanding it mostly adds the vocabulary of the wrong article.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import pairwise
+
+import numpy as np
+import numpy.typing as npt
 
 from bot.corpus import DEFAULT_PASSAGE_CHARS, Article, Passage, split_corpus
-from bot.index import BM25Index, Variant
-from bot.text import tokenize
+from bot.index import BM25Index, FloatArray, Variant, top_k
+from bot.text import is_cjk, tokenize
+
+ARTICLE_WEIGHT = 0.8  # share of the article's score in a passage's score
+TITLE_WEIGHT = 3  # times a title's terms count in the article index
+PAIR_WEIGHT = 0.3  # weight of an adjacent-term pair against a single term
+FEEDBACK_MIN_TERMS = 7  # distinct Latin terms from which a query is long enough to expand
+FEEDBACK_ARTICLES = 10  # best articles that lend terms
+FEEDBACK_TERMS = 20  # terms they lend
+# All lent terms together weigh this share of the query's own distinct terms: enough to reorder
+# the articles the query found, too little to outvote its own words.
+FEEDBACK_WEIGHT = 0.5
 
 
 @dataclass(frozen=True, slots=True)
 class Hit:
-    """A passage that matched a query, with its BM25 score."""
+    """A passage that matched a query, with its score (see the module's docstring)."""
 
     passage: Passage
     score: float
@@ -24,10 +59,12 @@ class Hit:
 
 
 class Library:
-    """Everything the bot knows: articles, passages, and the index that ranks the passages.
+    """Everything the bot knows: articles, passages, and the indexes that rank the passages.
 
     A passage is indexed with its article's title, so a question naming the product finds every
-    passage of the article about it, not just the first.
+    passage of the article about it, not just the first. ``article_weight``, ``title_weight``
+    and ``pair_weight`` set the evidence described in the module's docstring; 0 turns the
+    article score or the pairs off.
     """
 
     def __init__(
@@ -38,6 +75,9 @@ class Library:
         variant: Variant = "lucene",
         k1: float = 1.2,
         b: float = 0.75,
+        article_weight: float = ARTICLE_WEIGHT,
+        title_weight: int = TITLE_WEIGHT,
+        pair_weight: float = PAIR_WEIGHT,
     ) -> None:
         self.articles: tuple[Article, ...] = tuple(articles)
         self.passage_chars = passage_chars
@@ -47,7 +87,31 @@ class Library:
             title_terms[p.article.id] + tokenize(p.text) for p in self.passages
         ]
         self.index = BM25Index.build(self.passage_terms, k1=k1, b=b, variant=variant)
+        # Each article's terms, title included once: what feedback reads as its language.
+        self.article_terms: list[Counter[str]] = [
+            Counter(title_terms[a.id] + tokenize(a.text)) for a in self.articles
+        ]
+        self.article_index = BM25Index.build(
+            [
+                title_terms[a.id] * (title_weight - 1) + list(counts.elements())
+                for a, counts in zip(self.articles, self.article_terms, strict=True)
+            ],
+            k1=k1,
+            b=b,
+            variant=variant,
+        )
+        position = {a.id: i for i, a in enumerate(self.articles)}
+        self.article_of: npt.NDArray[np.int64] = np.fromiter(
+            (position[p.article.id] for p in self.passages),
+            dtype=np.int64,
+            count=len(self.passages),
+        )
+        self.pair_index = BM25Index.build(
+            [term_pairs(tokenize(p.text)) for p in self.passages], k1=k1, b=b, variant=variant
+        )
         self.variant, self.k1, self.b = variant, k1, b
+        self.article_weight, self.title_weight = article_weight, title_weight
+        self.pair_weight = pair_weight
 
     def __len__(self) -> int:
         return len(self.articles)
@@ -62,11 +126,60 @@ class Library:
             variant=self.variant,
             k1=self.k1,
             b=self.b,
+            article_weight=self.article_weight,
+            title_weight=self.title_weight,
+            pair_weight=self.pair_weight,
         )
+
+    def scores(self, query_terms: Sequence[str]) -> FloatArray:
+        """Every passage's score for already tokenized query terms, feedback included."""
+        query = Counter(query_terms)
+        scores = self._term_scores(query)
+        if self.pair_weight:
+            pairs = Counter(term_pairs(query_terms))
+            scores += self.pair_weight * self.pair_index.weighted_scores(pairs)
+        distinct = [t for t in query if not is_cjk(t)]
+        if len(distinct) >= FEEDBACK_MIN_TERMS:
+            lent = self._feedback_terms(scores, set(query))
+            # Weighed so that all lent terms together count FEEDBACK_WEIGHT of the query's terms.
+            total = sum(lent.values())
+            if total > 0:
+                scale = FEEDBACK_WEIGHT * len(distinct) / total
+                scores += self._term_scores({t: w * scale for t, w in lent.items()})
+        return scores
+
+    def _term_scores(self, query: Mapping[str, float]) -> FloatArray:
+        """Passage BM25 mixed with each passage's article BM25, for weighted single terms."""
+        scores = self.index.weighted_scores(query)
+        if self.article_weight:
+            articles = self.article_index.weighted_scores(query)[self.article_of]
+            scores = (1.0 - self.article_weight) * scores + self.article_weight * articles
+        return scores
+
+    def _feedback_terms(self, scores: FloatArray, query: set[str]) -> dict[str, float]:
+        """The terms the best articles lend a query, with RM3's weights (before scaling).
+
+        An article's term weighs its share of the article's terms times the article's share of
+        the feedback articles' scores. Of the terms not in the query, those weighing most times
+        their idf are lent: a word that every article uses says nothing about the topic.
+        """
+        best = np.zeros(len(self.articles))
+        np.maximum.at(best, self.article_of, scores)
+        found = [(int(i), s) for i, s in top_k(best, FEEDBACK_ARTICLES)]
+        total = sum(s for _, s in found)
+        weights: dict[str, float] = {}
+        for article, score in found:
+            counts = self.article_terms[article]
+            length = counts.total()
+            for term, count in counts.items():
+                if term not in query:
+                    weights[term] = weights.get(term, 0.0) + count / length * score / total
+        chosen = sorted(weights, key=lambda t: -weights[t] * self.index.term_idf(t))
+        return {t: weights[t] for t in chosen[:FEEDBACK_TERMS]}
 
     def passage_hits(self, query_terms: Sequence[str], k: int) -> list[Hit]:
         """Return the ``k`` best passages for already tokenized query terms."""
-        return [Hit(self.passages[i], s, i) for i, s in self.index.top_k(query_terms, k)]
+        return [Hit(self.passages[i], s, i) for i, s in top_k(self.scores(query_terms), k)]
 
     def search(self, query: str, k: int = 10) -> list[Hit]:
         """Return the best passage of each of the ``k`` best matching articles, best first."""
@@ -74,20 +187,31 @@ class Library:
 
     def search_terms(self, query_terms: Sequence[str], k: int = 10) -> list[Hit]:
         """Like :meth:`search`, for a query already tokenized."""
+        if k <= 0:
+            return []
+        scores = self.scores(query_terms)
+        matched = np.flatnonzero(scores > 0)
         hits: list[Hit] = []
         seen: set[str] = set()
-        # Ask for more passages than articles: one article may own several of the best passages.
-        want = max(k * 4, 20)
-        while True:
-            ranked = self.passage_hits(query_terms, want)
-            for hit in ranked:
-                if hit.article.id not in seen:
-                    seen.add(hit.article.id)
-                    hits.append(hit)
-                    if len(hits) == k:
-                        return hits
-            if len(ranked) < want:
-                return hits
-            hits.clear()
-            seen.clear()
-            want *= 4
+        # Best first, ties by position; an article's first passage in this order is its best.
+        for i in matched[np.lexsort((matched, -scores[matched]))]:
+            passage = self.passages[int(i)]
+            if passage.article.id not in seen:
+                seen.add(passage.article.id)
+                hits.append(Hit(passage, float(scores[i]), int(i)))
+                if len(hits) == k:
+                    break
+        return hits
+
+
+def term_pairs(terms: Sequence[str]) -> list[str]:
+    """The adjacent pairs of Latin-script terms, each as one term ("boundari layer").
+
+    Terms are adjacent after stopwords are dropped, so "layer of the boundary" pairs "layer" and
+    "boundari". A pair never involves a CJK term: CJK bigrams already capture adjacency.
+    """
+    return [
+        f"{first} {second}"
+        for first, second in pairwise(terms)
+        if not is_cjk(first) and not is_cjk(second)
+    ]

@@ -8,11 +8,12 @@ from bot.answer import (
     answer,
     fit_message,
     pick_sentences,
+    quote,
     render_html,
     render_plain,
 )
-from bot.corpus import Article
-from bot.search import Library
+from bot.corpus import Article, Passage
+from bot.search import Hit, Library
 
 
 def test_answer_quotes_the_sentence_that_answers(library: Library) -> None:
@@ -190,7 +191,47 @@ def test_next_sentence_is_shown_when_the_best_one_misses_question_terms() -> Non
         "Fox and Lionsgate paid for trailers. Lionsgate paid for Gods of Egypt. "
         "Fox paid for Deadpool."
     )
-    # When the sentence has every question term, it stands alone.
+    # A sentence with every question term leads the sentences after it too: the budget is there
+    # to show the answer's context, and the answer is often in the next sentence.
     del weights["shown"]
     snippet = "".join(r.text for r in pick_sentences(passage, weights, 600))
-    assert snippet == "Fox and Lionsgate paid for trailers."
+    assert snippet == (
+        "Fox and Lionsgate paid for trailers. Lionsgate paid for Gods of Egypt. "
+        "Fox paid for Deadpool."
+    )
+
+
+def test_sentences_stay_within_their_paragraph() -> None:
+    passage = "Winter service\n\nThe last ferry leaves at 22:10.\n\nFares\n\nA pass costs 64 euros."
+    snippet = "".join(r.text for r in pick_sentences(passage, {"ferri": 1.0, "last": 1.0}, 600))
+    assert snippet == "The last ferry leaves at 22:10."
+
+
+def test_chinese_bigrams_across_two_words_do_not_choose_the_sentence() -> None:
+    # "九龙酒店的地址是哪里？": 店的 and 的地 straddle words; the address follows the name.
+    weights = {"九龙": 1.0, "龙酒": 1.0, "酒店": 1.0, "店的": 3.0, "的地": 3.0, "地址": 2.0}
+    passage = "九龙酒店位于尖沙咀弥敦道。\n\n九龙酒店的地库改建为商场。"
+    runs = pick_sentences(passage, weights, 600, title="九龙酒店")
+    assert "".join(r.text for r in runs) == "九龙酒店位于尖沙咀弥敦道。"
+
+
+def test_long_sentence_is_trimmed_around_the_densest_question_terms() -> None:
+    sentence = "The ferry " + "filler " * 100 + "the last ferry leaves at noon " + "trail " * 100
+    runs = pick_sentences(sentence + ".", {"ferri": 1.0, "last": 1.0, "noon": 1.0}, 600)
+    assert [r.text for r in runs if r.bold] == ["last ferry", "noon"]
+
+
+def test_long_chinese_sentence_is_trimmed_around_the_question_terms() -> None:
+    sentence = "甲" * 700 + "末班渡轮在中午开出" + "乙" * 700 + "。"
+    runs = pick_sentences(sentence, {"渡轮": 1.0}, 600)
+    assert [r.text for r in runs if r.bold] == ["渡轮"]
+    assert len("".join(r.text for r in runs)) <= 602
+
+
+def test_quote_may_reach_past_the_passage() -> None:
+    article = Article(
+        id="a", title="Ferry", text="A monthly pass is sold at Pier 3. It costs 64 euros."
+    )
+    passage = Passage(article, 0, 0, 33)  # the index cut after the first sentence
+    runs = quote(Hit(passage, 1.0, 0), {"monthli": 1.0, "pass": 1.0})
+    assert "".join(r.text for r in runs) == article.text

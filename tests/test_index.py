@@ -87,3 +87,9 @@ def test_document_frequency_and_idf() -> None:
     assert index.document_frequency("ferry") == 2
     assert index.document_frequency("nothing") == 0
     assert index.term_idf("nothing") > index.term_idf("library") > index.term_idf("ferry") > 0
+
+
+def test_weighted_scores_scale_each_term() -> None:
+    index = BM25Index.build(DOCS)
+    expected = index.scores(["ferry"]) + 0.25 * index.scores(["ticket"])
+    assert index.weighted_scores({"ferry": 1.0, "ticket": 0.25}) == pytest.approx(expected)

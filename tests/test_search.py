@@ -1,0 +1,32 @@
+from bot.corpus import Article
+from bot.search import Library, term_pairs
+from bot.text import tokenize
+
+
+def test_term_pairs_join_adjacent_latin_terms_only() -> None:
+    assert term_pairs(tokenize("boundary layer transition")) == [
+        "boundari layer",
+        "layer transit",
+    ]
+    # CJK bigrams are pairs already; a Latin word next to one makes no pair either.
+    assert term_pairs(tokenize("渡轮 ferry 时刻")) == []
+
+
+def test_words_spread_over_an_article_rank_it_first() -> None:
+    spread = Article(
+        "a",
+        "Harbour",
+        "The ferry sails at dawn from the old stone pier by the market square.\n\n"
+        "Winter fares are low for everyone who travels often.",
+    )
+    short = Article("b", "Notes", "The ferry leaves at dawn.")
+    parks = [
+        Article(f"p{i}", "Park", "The park closes at dusk. Dogs must be on a lead.")
+        for i in range(4)
+    ]
+    question = "ferry at dawn and its fares"
+    # By passages alone the short note wins: no passage of "a" has all three words.
+    alone = Library([short, spread, *parks], passage_chars=100, article_weight=0, pair_weight=0)
+    assert [hit.article.id for hit in alone.search(question, k=2)] == ["b", "a"]
+    library = Library([short, spread, *parks], passage_chars=100)
+    assert [hit.article.id for hit in library.search(question, k=2)] == ["a", "b"]
