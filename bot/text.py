@@ -113,8 +113,10 @@ def tokenize(text: str) -> list[str]:
 
 
 # A sentence ends at CJK end punctuation, or at ., ! or ? (with closing quotes or brackets) followed
-# by white space. Line breaks end sentences too: list items and headings stand alone.
-_SENTENCE_END = re.compile(r"[。！？；]+[”’」』）)]*|[.!?]+[\"'”’)\]]*(?=\s)|\n+")
+# by white space. Line breaks end sentences too: list items and headings stand alone. The Chinese
+# semicolon "；" does not end one: like the English ";", it joins clauses of one sentence, and the
+# clause after it is often the answer to what the clause before it names.
+_SENTENCE_END = re.compile(r"[。！？]+[”’」』）)]*|[.!?]+[\"'”’)\]]*(?=\s)|\n+")
 # Words after which a full stop does not end the sentence.
 _ABBREVIATIONS = frozenset(
     """
@@ -123,6 +125,9 @@ _ABBREVIATIONS = frozenset(
     """.split()  # noqa: SIM905
 )
 _LAST_WORD = re.compile(r"([\w.]+)\.$")
+# Letters of one or two between dots, as "U.S" of "U.S." or "Ph.D" of "Ph.D.": not a number, since
+# "1.5." ends a sentence, nor lower case, which in all-lower-case text ("x.y. the") is ambiguous.
+_INITIALISM = re.compile(r"(?=.*[A-Z])(?:[^\W\d_]{1,2}\.)+[^\W\d_]{1,2}$")
 
 
 def sentence_spans(text: str) -> list[tuple[int, int]]:
@@ -133,12 +138,21 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
         end = match.end()
         if match.group()[0] == ".":
             last = _LAST_WORD.search(text, start, end)
-            if last and (last.group(1).casefold() in _ABBREVIATIONS or len(last.group(1)) == 1):
+            if last and _abbreviated(last.group(1)):
                 continue
         _append_trimmed(spans, text, start, end)
         start = end
     _append_trimmed(spans, text, start, len(text))
     return spans
+
+
+def _abbreviated(word: str) -> bool:
+    """Whether a full stop after ``word`` marks an abbreviation rather than a sentence's end.
+
+    Besides the listed abbreviations, an initial ("J. Smith") and a dotted initialism ("U.S.",
+    "Ph.D.") abbreviate: "in the U.S. Army" is one sentence.
+    """
+    return word.casefold() in _ABBREVIATIONS or len(word) == 1 or bool(_INITIALISM.match(word))
 
 
 def _append_trimmed(spans: list[tuple[int, int]], text: str, start: int, end: int) -> None:

@@ -170,9 +170,10 @@ async def test_a_killed_bot_keeps_its_channel_posts(
     assert "3 March" in await ask(fake_server, QUESTION)
     bot.kill()  # SIGKILL: no shutdown, no clean-up
 
-    # A post confirmed to Telegram is not sent again: the restarted bot must have stored it.
-    await fake_server.wait_for_call("getUpdates", timeout=5)
-    assert not fake_server.pending_updates
+    # The post was confirmed to Telegram (by the poll that fetched the question), so it is not
+    # sent again: the restarted bot must have stored it. The question itself may still be
+    # pending if the kill came before the next poll; then it is simply answered again.
+    assert not [u for u in fake_server.pending_updates if "channel_post" in u]
     start(bots, fake_server, tmp_path)
     assert "goes on <b>sale</b> on 3 March" in await ask(fake_server, QUESTION)
 

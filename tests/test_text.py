@@ -67,5 +67,17 @@ def test_sentences_split_on_punctuation_lines_and_cjk() -> None:
     ]
 
 
+def test_sentences_keep_clauses_and_initialisms_whole() -> None:
+    # "；" joins clauses as ";" does; a dotted initialism is no sentence end, a number is.
+    text = "1985年建市；2000年撤县。他说：“好。”然后走了\nThe U.S. Army grew 1.5. It left."
+    assert [text[a:b] for a, b in sentence_spans(text)] == [
+        "1985年建市；2000年撤县。",
+        "他说：“好。”",
+        "然后走了",
+        "The U.S. Army grew 1.5.",
+        "It left.",
+    ]
+
+
 def test_sentence_spans_of_blank_text() -> None:
     assert sentence_spans("  \n ") == []
