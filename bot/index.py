@@ -154,6 +154,19 @@ class BM25Index:
             scores[self.passage_ids[lo:hi]] += weight * self.weights[lo:hi]
         return scores
 
+    def matched_weight(self, term_weights: Mapping[str, float]) -> FloatArray:
+        """Return, for every passage, the sum of ``term_weights`` of the terms it contains.
+
+        Each term counts once, however often the passage repeats it: this measures how much of
+        a query a passage holds (a coordination factor), which BM25's saturation blurs.
+        """
+        found = np.zeros(len(self), dtype=np.float64)
+        for term, weight in term_weights.items():
+            row = self.vocabulary.get(term)
+            if row is not None:
+                found[self.passage_ids[self.offsets[row] : self.offsets[row + 1]]] += weight
+        return found
+
     def top_k(self, query_tokens: Sequence[str], k: int) -> list[tuple[int, float]]:
         """Return up to ``k`` (passage, score) pairs that match a query term, best first.
 

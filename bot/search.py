@@ -1,6 +1,6 @@
 """The searchable library: articles, their passages and the BM25 indexes that rank them.
 
-A passage is scored by four pieces of evidence, all lexical:
+A passage is scored by five pieces of evidence, all lexical:
 
 - *Passage BM25*: the question's terms in the passage, which is indexed with its article's title.
   This is what picks the passage to quote.
@@ -11,6 +11,15 @@ A passage is scored by four pieces of evidence, all lexical:
   Every passage gets its article's score, mixed with its own as
   ``article_weight * article + (1 - article_weight) * passage``; the best passage of an article
   is therefore still the best by its own score.
+- *Best sentence*: the question's terms in the passage's best sentence, indexed with the title.
+  A question (SQuAD's above all) usually paraphrases one sentence, so the passage holding a
+  sentence with most of its words beats one that has them scattered, or that repeats one of them
+  in sentence after sentence. Its BM25 score is added with weight ``sentence_weight``, then the
+  passage's score is multiplied by ``1 - sentence_coverage + sentence_coverage * share``, where
+  ``share`` is that sentence's share of the question's idf² mass (squared: a rare word names the
+  subject, a common one may be phrased any way). Only questions in Latin script get this
+  evidence: a Chinese question is not split into words, and its bigrams that straddle two words
+  are in a sentence or not by chance.
 - *Term pairs*: adjacent Latin-script terms ("super bowl", "boundari layer") indexed as one term,
   so a passage that has the question's words next to each other beats one that has them apart.
   CJK text is left out: its bigrams are already pairs of characters.
@@ -32,12 +41,16 @@ import numpy.typing as npt
 
 from bot.corpus import DEFAULT_PASSAGE_CHARS, Article, Passage, split_corpus
 from bot.index import BM25Index, FloatArray, Variant, top_k
-from bot.text import is_cjk, tokenize
+from bot.text import is_cjk, sentence_spans, tokenize
 
-ARTICLE_WEIGHT = 0.8  # share of the article's score in a passage's score
-TITLE_WEIGHT = 3  # times a title's terms count in the article index
+ARTICLE_WEIGHT = 0.9  # share of the article's score in a passage's score
+TITLE_WEIGHT = 5  # times a title's terms count in the article index
 PAIR_WEIGHT = 0.3  # weight of an adjacent-term pair against a single term
-FEEDBACK_MIN_TERMS = 7  # distinct Latin terms from which a query is long enough to expand
+SENTENCE_WEIGHT = 0.3  # weight of the passage's best sentence BM25 score
+SENTENCE_COVERAGE = 0.5  # how much the best sentence's share of the question scales the score
+# Distinct Latin terms from which a query is long enough to expand: a question of seven or eight
+# terms still names its subject (SQuAD), and its best sentence now finds it better than feedback.
+FEEDBACK_MIN_TERMS = 9
 FEEDBACK_ARTICLES = 10  # best articles that lend terms
 FEEDBACK_TERMS = 20  # terms they lend
 # All lent terms together weigh this share of the query's own distinct terms: enough to reorder
@@ -63,8 +76,8 @@ class Library:
 
     A passage is indexed with its article's title, so a question naming the product finds every
     passage of the article about it, not just the first. ``article_weight``, ``title_weight``
-    and ``pair_weight`` set the evidence described in the module's docstring; 0 turns the
-    article score or the pairs off.
+    ``pair_weight``, ``sentence_weight`` and ``sentence_coverage`` set the evidence described in
+    the module's docstring; 0 turns the article score, the pairs or the sentence evidence off.
     """
 
     def __init__(
@@ -78,6 +91,8 @@ class Library:
         article_weight: float = ARTICLE_WEIGHT,
         title_weight: int = TITLE_WEIGHT,
         pair_weight: float = PAIR_WEIGHT,
+        sentence_weight: float = SENTENCE_WEIGHT,
+        sentence_coverage: float = SENTENCE_COVERAGE,
     ) -> None:
         self.articles: tuple[Article, ...] = tuple(articles)
         self.passage_chars = passage_chars
@@ -109,9 +124,24 @@ class Library:
         self.pair_index = BM25Index.build(
             [term_pairs(tokenize(p.text)) for p in self.passages], k1=k1, b=b, variant=variant
         )
+        # Sentences never cross a passage's bounds, so each belongs to exactly one passage. The
+        # title is part of every sentence: a question's words that name the subject are then
+        # found in each sentence of the article about it, and the rest decide between them.
+        sentences = [
+            (row, title_terms[p.article.id] + tokenize(p.text[start:end]))
+            for row, p in enumerate(self.passages)
+            for start, end in sentence_spans(p.text)
+        ]
+        self.sentence_passage: npt.NDArray[np.int64] = np.fromiter(
+            (row for row, _ in sentences), dtype=np.int64, count=len(sentences)
+        )
+        self.sentence_index = BM25Index.build(
+            [sentence for _, sentence in sentences], k1=k1, b=b, variant=variant
+        )
         self.variant, self.k1, self.b = variant, k1, b
         self.article_weight, self.title_weight = article_weight, title_weight
         self.pair_weight = pair_weight
+        self.sentence_weight, self.sentence_coverage = sentence_weight, sentence_coverage
 
     def __len__(self) -> int:
         return len(self.articles)
@@ -129,6 +159,8 @@ class Library:
             article_weight=self.article_weight,
             title_weight=self.title_weight,
             pair_weight=self.pair_weight,
+            sentence_weight=self.sentence_weight,
+            sentence_coverage=self.sentence_coverage,
         )
 
     def scores(self, query_terms: Sequence[str]) -> FloatArray:
@@ -138,6 +170,8 @@ class Library:
         if self.pair_weight:
             pairs = Counter(term_pairs(query_terms))
             scores += self.pair_weight * self.pair_index.weighted_scores(pairs)
+        if query and not any(is_cjk(t) for t in query):
+            scores = self._sentence_evidence(query, scores)
         distinct = [t for t in query if not is_cjk(t)]
         if len(distinct) >= FEEDBACK_MIN_TERMS:
             lent = self._feedback_terms(scores, set(query))
@@ -155,6 +189,24 @@ class Library:
             articles = self.article_index.weighted_scores(query)[self.article_of]
             scores = (1.0 - self.article_weight) * scores + self.article_weight * articles
         return scores
+
+    def _sentence_evidence(self, query: Mapping[str, float], scores: FloatArray) -> FloatArray:
+        """``scores`` with the evidence of each passage's best sentence for a Latin-script query."""
+        if self.sentence_weight:
+            best = self._best_sentence(self.sentence_index.weighted_scores(query))
+            scores = scores + self.sentence_weight * best
+        if self.sentence_coverage:
+            mass = {t: self.index.term_idf(t) ** 2 for t in query}
+            share = self._best_sentence(self.sentence_index.matched_weight(mass))
+            share /= sum(mass.values())
+            scores = scores * (1.0 - self.sentence_coverage + self.sentence_coverage * share)
+        return scores
+
+    def _best_sentence(self, sentence_values: FloatArray) -> FloatArray:
+        """Each passage's largest value of ``sentence_values`` (0 for a passage without one)."""
+        best = np.zeros(len(self.passages))
+        np.maximum.at(best, self.sentence_passage, sentence_values)
+        return best
 
     def _feedback_terms(self, scores: FloatArray, query: set[str]) -> dict[str, float]:
         """The terms the best articles lend a query, with RM3's weights (before scaling).

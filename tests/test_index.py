@@ -93,3 +93,9 @@ def test_weighted_scores_scale_each_term() -> None:
     index = BM25Index.build(DOCS)
     expected = index.scores(["ferry"]) + 0.25 * index.scores(["ticket"])
     assert index.weighted_scores({"ferry": 1.0, "ticket": 0.25}) == pytest.approx(expected)
+
+
+def test_matched_weight_sums_the_weights_of_the_terms_a_passage_has() -> None:
+    index = BM25Index.build([["ferry", "ferry", "ticket"], ["ticket"], []])
+    found = index.matched_weight({"ferry": 2.0, "ticket": 0.5, "nothing": 9.0})
+    assert found.tolist() == [2.5, 0.5, 0.0]

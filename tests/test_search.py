@@ -26,7 +26,37 @@ def test_words_spread_over_an_article_rank_it_first() -> None:
     ]
     question = "ferry at dawn and its fares"
     # By passages alone the short note wins: no passage of "a" has all three words.
-    alone = Library([short, spread, *parks], passage_chars=100, article_weight=0, pair_weight=0)
+    alone = Library(
+        [short, spread, *parks],
+        passage_chars=100,
+        article_weight=0,
+        pair_weight=0,
+        sentence_weight=0,
+        sentence_coverage=0,
+    )
     assert [hit.article.id for hit in alone.search(question, k=2)] == ["b", "a"]
     library = Library([short, spread, *parks], passage_chars=100)
     assert [hit.article.id for hit in library.search(question, k=2)] == ["a", "b"]
+
+
+def test_a_passage_with_the_question_in_one_sentence_ranks_first() -> None:
+    scattered = Article(
+        "a",
+        "Harbour",
+        "The ferry runs daily; the ferry is fast and the ferry is new. Winter is cold here. "
+        "Fares rise each spring.",
+    )
+    together = Article(
+        "b",
+        "Town",
+        "Winter ferry fares are low this year for all the people of the town, say the officials "
+        "who run the council of the old harbour town by the sea.",
+    )
+    parks = [Article(f"p{i}", "Park", "The park closes at dusk.") for i in range(4)]
+    question = "winter ferry fares"
+    articles = [scattered, together, *parks]
+    # Without the sentence evidence, repeating "ferry" in a shorter text wins.
+    alone = Library(articles, sentence_weight=0, sentence_coverage=0)
+    assert [hit.article.id for hit in alone.search(question, k=2)] == ["a", "b"]
+    library = Library(articles)
+    assert [hit.article.id for hit in library.search(question, k=2)] == ["b", "a"]
