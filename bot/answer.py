@@ -411,19 +411,20 @@ def _merge(marks: list[Term], segment: str) -> list[tuple[int, int]]:
 # --- Rendering ---------------------------------------------------------------------------------
 
 
-def _clip(value: str, limit: int = _TITLE_CHARS) -> str:
+def clip(value: str, limit: int = _TITLE_CHARS) -> str:
+    """Cut ``value`` to ``limit`` characters, marking the cut with an ellipsis."""
     return value if len(value) <= limit else value[: limit - 1].rstrip() + "…"
 
 
 def describe(article: Article) -> str:
     """An article's title and date, for lists: 'Title (2026-03-24)'."""
-    title = _clip(article.title or article.id)
+    title = clip(article.title or article.id)
     return f"{title} ({article.date.isoformat()})" if article.date else title
 
 
 def title_html(article: Article) -> str:
     """The article's title, linked when it has a URL and bold otherwise."""
-    title = escape(_clip(article.title or article.id))
+    title = escape(clip(article.title or article.id))
     if article.url:
         return f'<a href="{html.escape(article.url)}">{title}</a>'
     return f"<b>{title}</b>"

@@ -17,6 +17,7 @@ from bot.answer import (
     Answer,
     Status,
     cite_html,
+    clip,
     coverage,
     escape,
     fit_message,
@@ -163,8 +164,3 @@ def lead(article: Article, max_chars: int = LEAD_CHARS) -> str:
 def one_line(value: str, limit: int) -> str:
     """Put ``value`` on one line and clip it to ``limit`` characters."""
     return clip(" ".join(value.split()), limit)
-
-
-def clip(value: str, limit: int) -> str:
-    """Cut ``value`` to ``limit`` characters, marking the cut with an ellipsis."""
-    return value if len(value) <= limit else value[: limit - 1].rstrip() + "…"

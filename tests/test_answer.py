@@ -95,9 +95,11 @@ def test_empty_library() -> None:
 
 
 def test_related_articles_are_listed(library: Library) -> None:
-    result = answer(library, "opening hours")
-    assert result.answered
-    assert len(result.related) <= 2
+    result = answer(library, "ferry lamp")
+    assert result.hit is not None
+    assert result.hit.article.id == "recall-77"
+    assert [a.id for a in result.related] == ["news/ferry-timetable.md"]
+    assert "Also: Harbour ferry moves to a winter timetable (2026-10-02)" in render_html(result)
 
 
 def test_plain_rendering_has_no_markup(library: Library) -> None:
