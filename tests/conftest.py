@@ -47,18 +47,17 @@ def good_dir() -> Path:
 
 @pytest.fixture(scope="session")
 def library(good_dir: Path) -> Library:
-    """The library over tests/data/good: six small articles in four formats, one Chinese."""
+    """The library over tests/data/good: seven small articles in four formats, one Chinese."""
     corpus = load_corpus(good_dir)
     assert not corpus.problems
     return Library(corpus.articles)
 
 
 @pytest.fixture
-def no_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def no_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """Clear the bot's environment variables so a developer's shell can't change a test."""
     for name in ("TELEGRAM_BOT_TOKEN", "CORPUS", "TELEGRAM_BASE_URL", "DATA_DIR", "CHANNELS"):
         monkeypatch.delenv(name, raising=False)
-    return
 
 
 @pytest.fixture

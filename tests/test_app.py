@@ -166,13 +166,17 @@ async def test_a_killed_bot_keeps_its_channel_posts(
 ) -> None:
     bot = start(bots, fake_server, tmp_path)
     await fake_server.wait_for_call("getUpdates", timeout=30)
-    fake_server.push_update(make_channel_post_update(POST, message_id=71))
+    post = make_channel_post_update(POST, message_id=71)
+    fake_server.push_update(post)
+    # The poll after the one that fetched the post confirms it to Telegram.
+    await fake_server.wait_for_call(
+        "getUpdates", lambda p: int(p.get("offset", 0)) > post["update_id"], timeout=15
+    )
     assert "3 March" in await ask(fake_server, QUESTION)
     bot.kill()  # SIGKILL: no shutdown, no clean-up
 
-    # The post was confirmed to Telegram (by the poll that fetched the question), so it is not
-    # sent again: the restarted bot must have stored it. The question itself may still be
-    # pending if the kill came before the next poll; then it is simply answered again.
+    # Telegram won't send the confirmed post again: the restarted bot must have stored it. The
+    # question may still be pending if the kill came before the next poll; it is answered again.
     assert not [u for u in fake_server.pending_updates if "channel_post" in u]
     start(bots, fake_server, tmp_path)
     assert "goes on <b>sale</b> on 3 March" in await ask(fake_server, QUESTION)
