@@ -41,6 +41,7 @@ MIN_COVERAGE = 0.5
 KNOWN_TERMS_COVERAGE = 0.7  # times ``min_coverage``
 SHOWN_RANK_POWER = 1.0  # how much the snippet's share of the question counts in choosing a passage
 RELATED = 2
+RELATED_SCORE_SHARE = 0.5
 CONTEXT_TERM_WEIGHT = 0.5
 _TITLE_CHARS = 200
 # Chinese function characters: the particles 的 and 了, the copula 是, and the prepositions and
@@ -108,9 +109,9 @@ def answer(
     """Answer ``question`` from ``library``, or say why not.
 
     A passage answers when it covers ``min_coverage`` of the question, or 0.7 of that when the
-    library knows every term of the question. ``context`` is the question a follow-up refers to
-    ("and when does it ship?"): its terms join the search, at half weight in choosing sentences.
-    ``page`` picks a later match ("More").
+    library knows every term of the question; related articles need the full ``min_coverage``.
+    ``context`` is the question a follow-up refers to ("and when does it ship?"): its terms join
+    the search, at half weight in choosing sentences. ``page`` picks a later match ("More").
     """
     if not library.articles:
         return Answer(question, Status.EMPTY_LIBRARY)
@@ -122,9 +123,10 @@ def answer(
     hits = library.search_terms(context_terms + query_terms, k=candidates)
     if not weights or not hits:
         return Answer(question, Status.NOT_COVERED)
+    answers_at = min_coverage
     if all(library.index.document_frequency(t) > 0 for t in weights):
-        min_coverage *= KNOWN_TERMS_COVERAGE
-    covering = [(h, c) for h in hits if (c := coverage(library, h, weights)) >= min_coverage]
+        answers_at *= KNOWN_TERMS_COVERAGE
+    covering = [(h, c) for h in hits if (c := coverage(library, h, weights)) >= answers_at]
     if not covering:
         return Answer(question, Status.NOT_COVERED, coverage=coverage(library, hits[0], weights))
     choose = {
@@ -137,12 +139,19 @@ def answer(
     covering.sort(key=lambda pair: -pair[0].score * shown[pair[0].row] ** SHOWN_RANK_POWER)
     page = min(max(page, 0), len(covering) - 1)
     hit, share = covering[page]
+    # "Also" names only articles that answer nearly as well: the full bar, and half the score of
+    # the best, so that a busy chat isn't sent titles that merely share a word with the question.
+    related = [
+        h.article
+        for h, c in covering
+        if h is not hit and c >= min_coverage and h.score >= RELATED_SCORE_SHARE * hit.score
+    ]
     return Answer(
         question,
         Status.ANSWERED,
         snippet=tuple(quote(hit, choose, max_chars)),
         hit=hit,
-        related=tuple(h.article for h, _ in covering if h is not hit)[:RELATED],
+        related=tuple(related[:RELATED]),
         coverage=share,
         matches=tuple(h for h, _ in covering),
         page=page,
