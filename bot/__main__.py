@@ -14,7 +14,7 @@ from typing import Any, TextIO
 from bot.answer import Answer, answer, render_html, render_plain
 from bot.config import ConfigError, Settings
 from bot.corpus import load_corpus
-from bot.search import Library
+from bot.search import Hit, Library
 from bot.text import tokenize
 
 log = logging.getLogger("bot")
@@ -162,22 +162,24 @@ def _search(args: argparse.Namespace, settings: Settings) -> int:
                     f"error: {args.queries}:{number}: not a query record ({exc})", file=sys.stderr
                 )
                 return 2
-            print(json.dumps({"id": query_id, "hits": _hits(library, text, args.k)}))
+            hits = _hits_json(library.search(text, args.k))
+            print(json.dumps({"id": query_id, "hits": hits}))
         return 0
     query = " ".join(args.query)
-    hits = _hits(library, query, args.k)
+    found = library.search(query, args.k)
     if args.json:
-        print(json.dumps({"query": query, "terms": tokenize(query), "hits": hits}))
+        record = {"query": query, "terms": tokenize(query), "hits": _hits_json(found)}
+        print(json.dumps(record))
         return 0
-    for rank, hit in enumerate(library.search(query, args.k), 1):
+    for rank, hit in enumerate(found, 1):
         print(f"{rank:>3}  {hit.score:7.3f}  {hit.article.id}  {hit.article.title}")
     return 0
 
 
-def _hits(library: Library, query: str, k: int) -> list[dict[str, Any]]:
+def _hits_json(hits: list[Hit]) -> list[dict[str, Any]]:
     return [
         {"id": h.article.id, "passage": h.passage.position, "score": round(h.score, 6)}
-        for h in library.search(query, k)
+        for h in hits
     ]
 
 

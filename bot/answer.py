@@ -43,7 +43,7 @@ SHOWN_RANK_POWER = 1.0  # how much the snippet's share of the question counts in
 RELATED = 2
 RELATED_SCORE_SHARE = 0.5
 CONTEXT_TERM_WEIGHT = 0.5
-_TITLE_CHARS = 200
+TITLE_CHARS = 200
 # Chinese function characters: the particles 的 and 了, the copula 是, and the prepositions and
 # conjunctions 在, 有, 以, 和, 与, 于. A question bigram with one of them mostly joins two words.
 _CJK_FUNCTION_CHARS = frozenset("的是了在有以和与于")
@@ -420,7 +420,7 @@ def _merge(marks: list[Term], segment: str) -> list[tuple[int, int]]:
 # --- Rendering ---------------------------------------------------------------------------------
 
 
-def clip(value: str, limit: int = _TITLE_CHARS) -> str:
+def clip(value: str, limit: int = TITLE_CHARS) -> str:
     """Cut ``value`` to ``limit`` characters, marking the cut with an ellipsis."""
     return value if len(value) <= limit else value[: limit - 1].rstrip() + "…"
 

@@ -35,7 +35,6 @@ PAGE = 10  # results per answer; scrolling to the end asks for the next page
 MAX_RESULTS = 50  # results over all pages
 CACHE_SECONDS = 10  # short, so that a reloaded corpus shows up at once
 DESCRIPTION_CHARS = 200
-TITLE_CHARS = 200  # as answer.title_html clips the title of the source line
 LEAD_CHARS = 300
 
 
@@ -138,7 +137,7 @@ def _result(id_: str, article: Article, snippet: str, message: str) -> InlineQue
 
 
 def _title(article: Article) -> str:
-    return clip(article.title or article.id, TITLE_CHARS)
+    return clip(article.title or article.id)  # as long as the source line's title
 
 
 def result_id(*parts: object) -> str:

@@ -25,8 +25,8 @@ from bot.evaluate import (
     run_eval,
 )
 from bot.search import Library
+from tests.conftest import SHARED_EVAL
 
-SHARED = Path(__file__).parents[1] / ".." / "shared" / "eval"
 LIMIT = 200
 
 # --- Metrics -----------------------------------------------------------------------------------
@@ -209,7 +209,7 @@ def test_format_table_aligns_every_row() -> None:
 
 
 def shared(name: str) -> Path:
-    folder = SHARED / name
+    folder = SHARED_EVAL / name
     if not (folder / "corpus.jsonl").is_file():
         pytest.skip(
             f"{folder.resolve()} is absent (a user's clone has no ../shared/eval; CI has it)"

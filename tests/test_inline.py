@@ -10,6 +10,7 @@ from telegram import InputTextMessageContent
 from telegram.ext import InlineQueryHandler
 
 from bot import inline
+from bot.answer import TITLE_CHARS
 from bot.app import App
 from bot.corpus import Article
 from bot.handlers import LIBRARY
@@ -188,7 +189,7 @@ def test_long_texts_are_clipped_for_the_list_and_the_message() -> None:
     library = Library([Article("long", "Ferry news " * 50, sentence, dt.date(2026, 1, 2))])
     for query in ("", "ferry timetable"):
         [result] = inline.inline_results(library, query)[0]
-        assert len(result.title) <= inline.TITLE_CHARS
+        assert len(result.title) <= TITLE_CHARS
         assert result.description is not None
         assert len(result.description) <= len("2026-01-02 · ") + inline.DESCRIPTION_CHARS
         assert result.description.endswith("…")
