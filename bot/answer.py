@@ -5,12 +5,15 @@ The composer trusts BM25 to find the passage, then asks two more questions of it
 - *Does it cover the question?* The share of the question's idf mass (the sum of its distinct terms'
   idf) that the passage contains. Rare terms carry the meaning of a question, so a passage that
   matches only "price" of "price of the Mars shuttle" covers little of it, whatever its raw score.
-  A term no article contains has the highest idf of all, which is what makes off-topic questions
-  fall below the threshold.
-  A question whose every term the library uses needs less coverage than one with a word no article
-  has, which is what most off-topic questions bring. Of the passages that cover the question, the
-  one with the best BM25 score times the share of the question its snippet would show is quoted:
-  that favours the passage with more of the question's terms, and close together.
+  A word no article contains counts ``UNKNOWN_TERM_WEIGHT`` times its idf, itself the highest of
+  all: it names something the announcements never mention, which is what most off-topic questions
+  bring, and two such words sink a question further than one. Weighing the word, rather than
+  raising the bar for any question that has one, lets a long question with one unfamiliar word be
+  judged by its other words, while a short one still falls. A passage that has a word one typing
+  slip away from it ("tackels", "counil") finds it, at its own idf: the question misspelt that word.
+  Of the passages that cover the question, the one with the best BM25 score times the share of the
+  question its snippet would show is quoted: that favours the passage with more of the question's
+  terms, and close together.
 - *Which sentences say it?* Every run of one to three consecutive sentences of the passage and its
   surroundings that fits about 600 characters is a candidate; the one with the largest idf mass of
   distinct question terms is shown, using the budget to show the answer's context: the answer is
@@ -35,10 +38,14 @@ from bot.texts import Language, text
 MAX_MESSAGE = 4096  # Telegram's limit on a message's text
 MAX_SNIPPET = 600
 MAX_SENTENCES = 3
-MIN_COVERAGE = 0.5
-# A question all of whose terms the library uses needs less coverage: off-topic questions almost
-# always bring a word no article has, answerable ones are often just worded unlike the passage.
-KNOWN_TERMS_COVERAGE = 0.7  # times ``min_coverage``
+MIN_COVERAGE = 0.5  # the share of the question a related article or an inline result covers
+# An answer needs less: answerable questions are often worded unlike the passage, and what sinks
+# off-topic ones is the words no article has, which weigh more.
+ANSWER_COVERAGE = 0.7  # times ``min_coverage``
+UNKNOWN_TERM_WEIGHT = 2.2  # times its idf, for a question term that no passage contains
+# The shortest (stemmed) word read as a misspelling of a passage's word one edit away: shorter
+# words one edit apart are mostly different words ("radio" and "ratio", "heart" and "heat").
+MIN_TYPO_CHARS = 6
 SHOWN_RANK_POWER = 1.0  # how much the snippet's share of the question counts in choosing a passage
 RELATED = 2
 RELATED_SCORE_SHARE = 0.5
@@ -108,8 +115,8 @@ def answer(
 ) -> Answer:
     """Answer ``question`` from ``library``, or say why not.
 
-    A passage answers when it covers ``min_coverage`` of the question, or 0.7 of that when the
-    library knows every term of the question; related articles need the full ``min_coverage``.
+    A passage answers when it covers 0.7 of ``min_coverage`` of the question (see
+    :func:`coverage`); related articles need the full ``min_coverage``.
     ``context`` is the question a follow-up refers to ("and when does it ship?"): its terms join
     the search, at half weight in choosing sentences. ``page`` picks a later match ("More").
     """
@@ -123,9 +130,7 @@ def answer(
     hits = library.search_terms(context_terms + query_terms, k=candidates)
     if not weights or not hits:
         return Answer(question, Status.NOT_COVERED)
-    answers_at = min_coverage
-    if all(library.index.document_frequency(t) > 0 for t in weights):
-        answers_at *= KNOWN_TERMS_COVERAGE
+    answers_at = min_coverage * ANSWER_COVERAGE
     covering = [(h, c) for h in hits if (c := coverage(library, h, weights)) >= answers_at]
     if not covering:
         return Answer(question, Status.NOT_COVERED, coverage=coverage(library, hits[0], weights))
@@ -214,9 +219,55 @@ def question_weights(library: Library, query_terms: list[str]) -> dict[str, floa
 
 
 def coverage(library: Library, hit: Hit, weights: dict[str, float]) -> float:
-    """The share of the question's idf mass found in the hit's passage (title included)."""
-    found = set(library.passage_terms[hit.row])
-    return sum(w for t, w in weights.items() if t in found) / sum(weights.values())
+    """The share of the question's idf mass found in the hit's passage (title included).
+
+    A term no passage contains weighs ``UNKNOWN_TERM_WEIGHT`` times its idf, unless this passage
+    has a word it misspells: then it is found, at its own idf.
+    """
+    passage = set(library.passage_terms[hit.row])
+    found = total = 0.0
+    for term, weight in weights.items():
+        unknown = library.index.document_frequency(term) == 0
+        if term in passage or (unknown and _misspells(term, passage)):
+            found += weight
+        elif unknown:
+            weight *= UNKNOWN_TERM_WEIGHT
+        total += weight
+    return found / total
+
+
+def _misspells(term: str, words: set[str]) -> bool:
+    """Whether ``term`` is a misspelling of one of ``words``: one letter off, or two swapped.
+
+    Only for words of ``MIN_TYPO_CHARS`` letters or more, and never in the first letter, which is
+    seldom mistyped: one edit to a short word, or to a first letter, mostly makes another word.
+    """
+    if len(term) < MIN_TYPO_CHARS or not term.isalpha():
+        return False
+    return any(
+        word[0] == term[0] and abs(len(word) - len(term)) <= 1 and _one_edit(term, word)
+        for word in words
+        if word.isalpha()
+    )
+
+
+def _one_edit(a: str, b: str) -> bool:
+    """Whether ``a`` and ``b`` differ by one insertion, deletion, substitution or transposition."""
+    if len(a) > len(b):
+        a, b = b, a
+    if len(b) - len(a) > 1:
+        return False
+    start = 0
+    while start < len(a) and a[start] == b[start]:
+        start += 1
+    if len(a) < len(b):  # one letter more in b
+        return a[start:] == b[start + 1 :]
+    if start == len(a):  # equal words are not a slip
+        return False
+    swapped = b[start + 1 : start + 2] + b[start : start + 1]
+    return a[start + 1 :] == b[start + 1 :] or (
+        a[start : start + 2] == swapped and a[start + 2 :] == b[start + 2 :]
+    )
 
 
 def pick_sentences(
