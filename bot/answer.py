@@ -11,14 +11,14 @@ The composer trusts BM25 to find the passage, then asks two more questions of it
   raising the bar for any question that has one, lets a long question with one unfamiliar word be
   judged by its other words, while a short one still falls. A passage that has a word one typing
   slip away from it ("tackels", "counil") finds it, at its own idf: the question misspelt that word.
-  Of the passages that cover the question, the one with the best BM25 score times the share of the
-  question its snippet would show is quoted: that favours the passage with more of the question's
-  terms, and close together.
+  Of the passages that cover the question, the best ranked is quoted.
 - *Which sentences say it?* Every run of one to three consecutive sentences of the passage and its
   surroundings that fits about 600 characters is a candidate; the one with the largest idf mass of
   distinct question terms is shown, using the budget to show the answer's context: the answer is
   often the sentence after the one that repeats the question's words. Terms of the title, shared
   by every sentence, and CJK bigrams that straddle two words of the question do not count there.
+  A question for a date, a count or a name also asks for a sentence in the form of its answer
+  (:mod:`bot.forms`).
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from functools import lru_cache
 from math import fsum
 
 from bot.corpus import Article, is_heading
+from bot.forms import Form, answer_form
 from bot.search import Hit, Library
 from bot.text import Term, is_cjk, sentence_spans, terms, tokenize
 from bot.texts import Language, text
@@ -46,10 +47,13 @@ UNKNOWN_TERM_WEIGHT = 2.2  # times its idf, for a question term that no passage 
 # The shortest (stemmed) word read as a misspelling of a passage's word one edit away: shorter
 # words one edit apart are mostly different words ("radio" and "ratio", "heart" and "heat").
 MIN_TYPO_CHARS = 6
-SHOWN_RANK_POWER = 1.0  # how much the snippet's share of the question counts in choosing a passage
 RELATED = 2
 RELATED_SCORE_SHARE = 0.5
 CONTEXT_TERM_WEIGHT = 0.5
+# What a window with a sentence of the answer's form gains, as a share of the question's weight:
+# enough to choose between windows that show the question's words about as well, too little to
+# prefer a date or a number to the sentence that says what the question asks.
+ANSWER_FORM_SHARE = 0.2
 TITLE_CHARS = 200
 # Chinese function characters: the particles 的 and 了, the copula 是, and the prepositions and
 # conjunctions 在, 有, 以, 和, 与, 于. A question bigram with one of them mostly joins two words.
@@ -127,7 +131,8 @@ def answer(
         return Answer(question, Status.NO_TERMS)
     context_terms = [t for t in tokenize(context) if t not in query_terms]
     weights = question_weights(library, context_terms + query_terms)
-    hits = library.search_terms(context_terms + query_terms, k=candidates)
+    form = answer_form(question)
+    hits = library.search_terms(context_terms + query_terms, k=candidates, form=form)
     if not weights or not hits:
         return Answer(question, Status.NOT_COVERED)
     answers_at = min_coverage * ANSWER_COVERAGE
@@ -137,11 +142,6 @@ def answer(
     choose = {
         t: w * (CONTEXT_TERM_WEIGHT if t in context_terms else 1.0) for t, w in weights.items()
     }
-    # BM25 favours a passage that repeats a few of the question's words; weighing its score by
-    # the share of the question its snippet would show favours the passage that has more of them,
-    # and close together.
-    shown = {h.row: _shown_share(h, choose, max_chars) for h, _ in covering}
-    covering.sort(key=lambda pair: -pair[0].score * shown[pair[0].row] ** SHOWN_RANK_POWER)
     page = min(max(page, 0), len(covering) - 1)
     hit, share = covering[page]
     # "Also" names only articles that answer nearly as well: the full bar, and half the score of
@@ -154,7 +154,7 @@ def answer(
     return Answer(
         question,
         Status.ANSWERED,
-        snippet=tuple(quote(hit, choose, max_chars)),
+        snippet=tuple(quote(hit, choose, max_chars, form)),
         hit=hit,
         related=tuple(related[:RELATED]),
         coverage=share,
@@ -163,14 +163,17 @@ def answer(
     )
 
 
-def quote(hit: Hit, weights: dict[str, float], max_chars: int = MAX_SNIPPET) -> list[Run]:
+def quote(
+    hit: Hit, weights: dict[str, float], max_chars: int = MAX_SNIPPET, form: Form | None = None
+) -> list[Run]:
     """The sentences at ``hit``'s passage that answer a question with term ``weights``.
 
     A passage ends where the index cut the article, not where its subject does: the answer is
     often just across the cut. So the sentences within ``max_chars`` either side of the passage,
     all that a snippet overlapping it could show, are candidates too.
     """
-    return pick_sentences(_surroundings(hit, max_chars), weights, max_chars, hit.article.title)
+    text = _surroundings(hit, max_chars)
+    return pick_sentences(text, weights, max_chars, hit.article.title, form)
 
 
 def _surroundings(hit: Hit, max_chars: int) -> str:
@@ -184,17 +187,6 @@ def _surroundings(hit: Hit, max_chars: int) -> str:
     start = min([passage.start, *(s for s, _ in near)])
     end = max([passage.end, *(e for _, e in near)])
     return text[start:end]
-
-
-def _shown_share(hit: Hit, weights: dict[str, float], max_chars: int) -> float:
-    """The share of the question's weight that :func:`quote` would show for ``hit``.
-
-    The title counts as shown, since the reply names the source.
-    """
-    text = _surroundings(hit, max_chars)
-    start, end = _best_window(text, weights, max_chars, hit.article.title)
-    shown = _term_set(text[start:end]) | _term_set(hit.article.title)
-    return sum(w for t, w in weights.items() if t in shown) / sum(weights.values())
 
 
 def question_weights(library: Library, query_terms: list[str]) -> dict[str, float]:
@@ -271,7 +263,11 @@ def _one_edit(a: str, b: str) -> bool:
 
 
 def pick_sentences(
-    passage: str, weights: dict[str, float], max_chars: int, title: str = ""
+    passage: str,
+    weights: dict[str, float],
+    max_chars: int,
+    title: str = "",
+    form: Form | None = None,
 ) -> list[Run]:
     """Choose the passage's sentences that answer the question, with its terms marked bold.
 
@@ -292,7 +288,7 @@ def pick_sentences(
     - A CJK bigram with a function character ("店的", "是哪") straddles two words of the
       unsegmented question; that it occurs in a sentence is chance.
     """
-    start, end = _best_window(passage, weights, max_chars, title)
+    start, end = _best_window(passage, weights, max_chars, title, form)
     choose = _choosing_weights(weights, title)
     return _highlight(passage, start, end, weights, choose, max_chars)
 
@@ -304,7 +300,7 @@ def _choosing_weights(weights: dict[str, float], title: str) -> dict[str, float]
 
 
 def _best_window(
-    passage: str, weights: dict[str, float], max_chars: int, title: str
+    passage: str, weights: dict[str, float], max_chars: int, title: str, form: Form | None
 ) -> tuple[int, int]:
     """The character span of the sentences :func:`pick_sentences` shows."""
     choose = _choosing_weights(weights, title)
@@ -316,12 +312,15 @@ def _best_window(
     # Sums over sets go through fsum, which is exact whatever the (hash-seeded) order of the set:
     # windows that tie must tie in every run.
     single = [fsum(choose[t] for t in f) for f in chosen]
+    formed = [form is not None and form.shown_in(passage[s:e]) for s, e in spans]
+    form_bonus = ANSWER_FORM_SHARE * fsum(weights.values())
 
     def rank(window: tuple[int, int]) -> tuple[float, float, float, int, int, int]:
         first, last = window
         peak = max(range(first, last + 1), key=lambda i: (single[i], -i))
         return (
-            fsum(choose[t] for t in set().union(*chosen[first : last + 1])),
+            fsum(choose[t] for t in set().union(*chosen[first : last + 1]))
+            + form_bonus * any(formed[first : last + 1]),
             single[peak],
             fsum(weights[t] for t in set().union(*named[first : last + 1])),
             last - first,

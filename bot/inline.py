@@ -26,6 +26,7 @@ from bot.answer import (
     render_html,
 )
 from bot.corpus import Article, is_heading
+from bot.forms import Form, answer_form
 from bot.handlers import NO_PREVIEW, language_of, library_of, newest
 from bot.search import Hit, Library
 from bot.text import sentence_spans, tokenize
@@ -71,7 +72,7 @@ def inline_results(
     if query.strip():
         query_terms = tokenize(query)
         weights = question_weights(library, query_terms)
-        hits = covering_passages(library, query_terms, weights)
+        hits = covering_passages(library, query_terms, weights, answer_form(query))
         results = [passage_result(hit, weights, query, lang) for hit in hits[start:end]]
         total = len(hits)
     else:
@@ -82,7 +83,7 @@ def inline_results(
 
 
 def covering_passages(
-    library: Library, query_terms: list[str], weights: dict[str, float]
+    library: Library, query_terms: list[str], weights: dict[str, float], form: Form | None = None
 ) -> list[Hit]:
     """Return the best passages that cover the question, at most MAX_RESULTS, best first.
 
@@ -90,7 +91,7 @@ def covering_passages(
     """
     if not weights:
         return []
-    hits = library.passage_hits(query_terms, MAX_RESULTS)
+    hits = library.passage_hits(query_terms, MAX_RESULTS, form)
     return [hit for hit in hits if coverage(library, hit, weights) >= MIN_COVERAGE]
 
 
@@ -98,8 +99,10 @@ def passage_result(
     hit: Hit, weights: dict[str, float], question: str, lang: Language = "en"
 ) -> InlineQueryResultArticle:
     """List a passage by its article's title, date and snippet; choosing it sends the answer."""
-    reply = Answer(question, Status.ANSWERED, snippet=tuple(quote(hit, weights)), hit=hit)
-    snippet = "".join(run.text for run in quote(hit, weights, DESCRIPTION_CHARS))
+    form = answer_form(question)
+    runs = quote(hit, weights, form=form)
+    reply = Answer(question, Status.ANSWERED, snippet=tuple(runs), hit=hit)
+    snippet = "".join(run.text for run in quote(hit, weights, DESCRIPTION_CHARS, form))
     return _result(
         result_id("passage", hit.article.id, hit.passage.position),
         hit.article,

@@ -1,6 +1,6 @@
 """The searchable library: articles, their passages and the BM25 indexes that rank them.
 
-A passage is scored by five pieces of evidence, all lexical:
+A passage is scored by six pieces of evidence, all lexical:
 
 - *Passage BM25*: the question's terms in the passage, which is indexed with its article's title.
   This is what picks the passage to quote.
@@ -27,6 +27,10 @@ A passage is scored by five pieces of evidence, all lexical:
   other terms (RM3-like pseudo-relevance feedback). A long query describes a topic in words of its
   own, which the articles on that topic often phrase differently; a short question names its
   subject, and expanding it mostly adds the vocabulary of the wrong article.
+- *Answer form*, for Latin-script questions that ask for a date, a number or a name
+  (:mod:`bot.forms`): of the ``FORM_DEPTH`` best passages, those whose best sentence has text of
+  that form gain a share of the best one's score. A question is most often answered by the
+  sentence that has its words *and* its answer; close candidates are told apart by the second.
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ import numpy as np
 import numpy.typing as npt
 
 from bot.corpus import DEFAULT_PASSAGE_CHARS, Article, Passage, split_corpus
+from bot.forms import Form, answer_form
 from bot.index import BM25Index, FloatArray, Variant, top_k
 from bot.text import is_cjk, sentence_spans, tokenize
 
@@ -56,6 +61,8 @@ FEEDBACK_TERMS = 20  # terms they lend
 # All lent terms together weigh this share of the query's own distinct terms: enough to reorder
 # the articles the query found, too little to outvote its own words.
 FEEDBACK_WEIGHT = 0.5
+FORM_DEPTH = 10  # best passages whose best sentence is read for the answer's form
+FORM_WEIGHT = 0.2  # its bonus, as a share of the best passage's score
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,16 +134,27 @@ class Library:
         # Sentences never cross a passage's bounds, so each belongs to exactly one passage. The
         # title is part of every sentence: a question's words that name the subject are then
         # found in each sentence of the article about it, and the rest decide between them.
-        sentences = [
-            (row, title_terms[p.article.id] + tokenize(p.text[start:end]))
+        spans = [
+            (row, start, end)
             for row, p in enumerate(self.passages)
             for start, end in sentence_spans(p.text)
         ]
-        self.sentence_passage: npt.NDArray[np.int64] = np.fromiter(
-            (row for row, _ in sentences), dtype=np.int64, count=len(sentences)
+        # Sentence i is passage sentence_spans[i, 0]'s text[sentence_spans[i, 1]:...[i, 2]].
+        self.sentence_spans: npt.NDArray[np.int64] = np.array(spans, dtype=np.int64).reshape(-1, 3)
+        self.sentence_passage: npt.NDArray[np.int64] = self.sentence_spans[:, 0]
+        # Passage ``row``'s sentences are sentence_first[row] up to sentence_first[row + 1].
+        self.sentence_first: npt.NDArray[np.int64] = np.searchsorted(
+            self.sentence_passage, np.arange(len(self.passages) + 1)
         )
         self.sentence_index = BM25Index.build(
-            [sentence for _, sentence in sentences], k1=k1, b=b, variant=variant
+            [
+                title_terms[self.passages[row].article.id]
+                + tokenize(self.passages[row].text[start:end])
+                for row, start, end in spans
+            ],
+            k1=k1,
+            b=b,
+            variant=variant,
         )
         self.variant, self.k1, self.b = variant, k1, b
         self.article_weight, self.title_weight = article_weight, title_weight
@@ -163,15 +181,20 @@ class Library:
             sentence_coverage=self.sentence_coverage,
         )
 
-    def scores(self, query_terms: Sequence[str]) -> FloatArray:
-        """Every passage's score for already tokenized query terms, feedback included."""
+    def scores(self, query_terms: Sequence[str], form: Form | None = None) -> FloatArray:
+        """Every passage's score for already tokenized query terms, feedback included.
+
+        ``form`` is the form of the answer the question asks for (:func:`bot.forms.answer_form`).
+        """
         query = Counter(query_terms)
         scores = self._term_scores(query)
         if self.pair_weight:
             pairs = Counter(term_pairs(query_terms))
             scores += self.pair_weight * self.pair_index.weighted_scores(pairs)
-        if query and not any(is_cjk(t) for t in query):
-            scores = self._sentence_evidence(query, scores)
+        latin = bool(query) and not any(is_cjk(t) for t in query)
+        share = self._sentence_share(query) if latin else None
+        if share is not None:
+            scores = self._sentence_evidence(query, scores, share)
         distinct = [t for t in query if not is_cjk(t)]
         if len(distinct) >= FEEDBACK_MIN_TERMS:
             lent = self._feedback_terms(scores, set(query))
@@ -180,6 +203,8 @@ class Library:
             if total > 0:
                 scale = FEEDBACK_WEIGHT * len(distinct) / total
                 scores += self._term_scores({t: w * scale for t, w in lent.items()})
+        if form is not None and share is not None:
+            scores = self._form_evidence(form, scores, share)
         return scores
 
     def _term_scores(self, query: Mapping[str, float]) -> FloatArray:
@@ -190,16 +215,45 @@ class Library:
             scores = (1.0 - self.article_weight) * scores + self.article_weight * articles
         return scores
 
-    def _sentence_evidence(self, query: Mapping[str, float], scores: FloatArray) -> FloatArray:
-        """``scores`` with the evidence of each passage's best sentence for a Latin-script query."""
+    def _sentence_share(self, query: Mapping[str, float]) -> FloatArray:
+        """Each sentence's share of the query's idf² mass, its title included."""
+        mass = {t: self.index.term_idf(t) ** 2 for t in query}
+        share: FloatArray = self.sentence_index.matched_weight(mass) / sum(mass.values())
+        return share
+
+    def _sentence_evidence(
+        self, query: Mapping[str, float], scores: FloatArray, share: FloatArray
+    ) -> FloatArray:
+        """``scores`` with the evidence of each passage's best sentence for a Latin-script query.
+
+        ``share`` is each sentence's share of the query (:meth:`_sentence_share`).
+        """
         if self.sentence_weight:
             best = self._best_sentence(self.sentence_index.weighted_scores(query))
             scores = scores + self.sentence_weight * best
         if self.sentence_coverage:
-            mass = {t: self.index.term_idf(t) ** 2 for t in query}
-            share = self._best_sentence(self.sentence_index.matched_weight(mass))
-            share /= sum(mass.values())
-            scores = scores * (1.0 - self.sentence_coverage + self.sentence_coverage * share)
+            best = self._best_sentence(share)
+            scores = scores * (1.0 - self.sentence_coverage + self.sentence_coverage * best)
+        return scores
+
+    def _form_evidence(self, form: Form, scores: FloatArray, share: FloatArray) -> FloatArray:
+        """``scores`` with a bonus for the best passages whose best sentence has the answer's form.
+
+        Only the ``FORM_DEPTH`` best are read, sentence by sentence: further down, a passage has
+        too little of the question for the form of its sentences to matter. A passage's best
+        sentence is the one with the largest ``share`` of the question (the first of equals).
+        """
+        best = top_k(scores, FORM_DEPTH)
+        if not best:
+            return scores
+        scores = scores.copy()
+        for row, _ in best:
+            first, end = self.sentence_first[row], self.sentence_first[row + 1]
+            if first == end:
+                continue
+            _, start, stop = self.sentence_spans[first + int(np.argmax(share[first:end]))]
+            if form.shown_in(self.passages[row].text[start:stop]):
+                scores[row] += FORM_WEIGHT * best[0][1]
         return scores
 
     def _best_sentence(self, sentence_values: FloatArray) -> FloatArray:
@@ -229,19 +283,24 @@ class Library:
         chosen = sorted(weights, key=lambda t: -weights[t] * self.index.term_idf(t))
         return {t: weights[t] for t in chosen[:FEEDBACK_TERMS]}
 
-    def passage_hits(self, query_terms: Sequence[str], k: int) -> list[Hit]:
+    def passage_hits(
+        self, query_terms: Sequence[str], k: int, form: Form | None = None
+    ) -> list[Hit]:
         """Return the ``k`` best passages for already tokenized query terms."""
-        return [Hit(self.passages[i], s, i) for i, s in top_k(self.scores(query_terms), k)]
+        scores = self.scores(query_terms, form)
+        return [Hit(self.passages[i], s, i) for i, s in top_k(scores, k)]
 
     def search(self, query: str, k: int = 10) -> list[Hit]:
         """Return the best passage of each of the ``k`` best matching articles, best first."""
-        return self.search_terms(tokenize(query), k)
+        return self.search_terms(tokenize(query), k, answer_form(query))
 
-    def search_terms(self, query_terms: Sequence[str], k: int = 10) -> list[Hit]:
-        """Like :meth:`search`, for a query already tokenized."""
+    def search_terms(
+        self, query_terms: Sequence[str], k: int = 10, form: Form | None = None
+    ) -> list[Hit]:
+        """Like :meth:`search`, for a query already tokenized, its answer's ``form`` given."""
         if k <= 0:
             return []
-        scores = self.scores(query_terms)
+        scores = self.scores(query_terms, form)
         matched = np.flatnonzero(scores > 0)
         hits: list[Hit] = []
         seen: set[str] = set()

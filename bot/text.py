@@ -55,6 +55,9 @@ _CJK_RUN = re.compile(rf"[{_CJK}]")
 # many), and the question words without any of them: 多少 (how many), 如何 (how), 何时 (when), 为何
 # (why), 时候 (of 什么时候, when).
 _CJK_QUESTION = re.compile(r"[什么哪谁怎几]|多少|如何|何时|为何|时候")
+# Words that make a question word of "how" ("how much does it cost?"); anywhere else they carry
+# meaning ("continuous over many spans").
+_HOW_WORDS = frozenset({"many", "much"})
 _THOUSANDS = re.compile(r"^\d{1,3}(?:,\d{3})+$")
 
 _stemmer = Stemmer.Stemmer("english")
@@ -84,9 +87,13 @@ def _normalize_word(raw: str) -> str | None:
 
 def terms(text: str) -> Iterator[Term]:
     """Yield the index terms of ``text`` with their character spans, in order."""
+    previous = ""
     for match in _TOKEN.finditer(text):
         raw = match.group()
         start = match.start()
+        after_how, previous = previous == "how", raw.casefold()
+        if after_how and previous in _HOW_WORDS:
+            continue
         if _CJK_RUN.match(raw):
             if len(raw) == 1:
                 if not _CJK_QUESTION.search(raw):

@@ -13,6 +13,7 @@ from bot.answer import (
     render_plain,
 )
 from bot.corpus import Article, Passage
+from bot.forms import answer_form
 from bot.search import Hit, Library
 
 
@@ -251,3 +252,19 @@ def test_quote_may_reach_past_the_passage() -> None:
     passage = Passage(article, 0, 0, 33)  # the index cut after the first sentence
     runs = quote(Hit(passage, 1.0, 0), {"monthli": 1.0, "pass": 1.0})
     assert "".join(r.text for r in runs) == article.text
+
+
+def test_a_when_question_quotes_the_sentence_with_a_date() -> None:
+    text = "The Halo ships soon.\n\nThe Halo ships on 4 May 2026."
+    plain = pick_sentences(text, {"ship": 1.0}, 600, title="Halo")
+    assert "".join(r.text for r in plain) == "The Halo ships soon."
+    form = answer_form("When does the Halo ship?")
+    dated = pick_sentences(text, {"ship": 1.0}, 600, title="Halo", form=form)
+    assert "".join(r.text for r in dated) == "The Halo ships on 4 May 2026."
+
+
+def test_the_answers_form_counts_when_the_title_has_every_question_word() -> None:
+    text = "Kettles are recalled for a faulty switch.\n\nAround 25,750 kettles are involved."
+    form = answer_form("How many kettles are recalled?")
+    runs = pick_sentences(text, {"kettl": 1.0, "recal": 1.0}, 600, "Kettle recall", form)
+    assert "".join(r.text for r in runs) == "Around 25,750 kettles are involved."

@@ -60,3 +60,19 @@ def test_a_passage_with_the_question_in_one_sentence_ranks_first() -> None:
     assert [hit.article.id for hit in alone.search(question, k=2)] == ["a", "b"]
     library = Library(articles)
     assert [hit.article.id for hit in library.search(question, k=2)] == ["b", "a"]
+
+
+def test_a_when_question_ranks_the_passage_with_a_date_first() -> None:
+    soon = Article("a", "Ferry news", "The new ferry sails from the north pier soon.")
+    dated = Article(
+        "b",
+        "Ferry news",
+        "The new ferry sails from the north pier on 4 May 2026, weather permitting.",
+    )
+    parks = [Article(f"p{i}", "Park", "The park closes at dusk.") for i in range(2)]
+    library = Library([soon, dated, *parks])
+    # The shorter passage wins on its words alone ...
+    asked = "the new ferry sail from the north pier?"
+    assert [hit.article.id for hit in library.search(f"Does {asked}", k=2)] == ["a", "b"]
+    # ... but "when" asks for a date, which only the longer one has.
+    assert [hit.article.id for hit in library.search(f"When does {asked}", k=2)] == ["b", "a"]

@@ -36,6 +36,12 @@ def test_chinese_question_words_are_dropped_like_english_ones() -> None:
     assert tokenize("多少钱") == ["少钱"]
 
 
+def test_how_many_and_how_much_ask_and_say_nothing_of_the_topic() -> None:
+    assert tokenize("How much does the Halo cost? How MANY kettles?") == ["halo", "cost", "kettl"]
+    # Anywhere else "many" and "much" mean something.
+    assert tokenize("over many spans, much faster") == ["mani", "span", "much", "faster"]
+
+
 def test_mixed_english_and_chinese() -> None:
     assert tokenize("云帆 X5 发布会 launch") == ["云帆", "x5", "发布", "布会", "launch"]
     assert all(is_cjk(t) for t in tokenize("公园"))

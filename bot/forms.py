@@ -1,0 +1,92 @@
+"""The form of an answer: what a "when", "how many" or "who" question asks for besides its words.
+
+A question's terms say what it is about, not what its answer looks like. "When does the Halo
+ship?" is answered by a sentence with a date, "How many kettles are recalled?" by one with a
+number, "Who leads the team?" by one with a name; the sentence that merely repeats "ship" or
+"recalled" is not the answer. :func:`answer_form` reads the form a question asks for, and
+:meth:`Form.shown_in` tells whether a sentence has a piece of text of that form that the question
+does not already have ("When did the 1973 crisis begin?" is not answered by "1973").
+
+English forms: a date is a year or a month's name, a number is digits or a number word, a name is
+a capitalised word that does not start its sentence. Chinese ones: a date is a number with 年, 月,
+日 or 世纪 (or 年代); a count (多少, 几) is a number with the measure word the question puts after
+it ("几辑" is answered by "三辑"), or any digits when it names none.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+from bot.text import is_cjk
+
+_NUMBER_WORDS = (
+    "one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|"
+    "sixty|seventy|eighty|ninety|hundred|thousand|million|billion|dozen|half"
+)
+_MONTHS = "January|February|March|April|May|June|July|August|September|October|November|December"
+_EN_NUMBER = re.compile(rf"\d[\d,.]*|\b(?:{_NUMBER_WORDS})\b", re.IGNORECASE)
+# Months are capitalised, which keeps "may" the verb out.
+_EN_DATE = re.compile(rf"\b(?:1\d{{3}}|20\d{{2}})s?\b|\b(?:{_MONTHS})\b")
+# A capitalised word after a word (not after the end of a sentence): the first word of a sentence
+# is capitalised whatever it is.
+_EN_NAME = re.compile(r"(?<=[^\s.!?] )[A-Z][\w'-]*")
+
+# Checked in order: "how many years" asks for a number, "when" for a date, "whose" for a name.
+_EN_ASKS = (
+    (re.compile(r"\bhow (?:many|much|long|far|old|large|big|high|tall|often|fast)\b"), _EN_NUMBER),
+    (re.compile(r"\bwhat (?:percentage|percent|number|amount)\b"), _EN_NUMBER),
+    (re.compile(r"\bwhen\b|\b(?:what|which) (?:year|century|decade|date|month|day)\b"), _EN_DATE),
+    (re.compile(r"\bwho(?:m|se)?\b"), _EN_NAME),
+)
+
+_CJK_NUMBER = r"(?:\d+(?:[.,]\d+)*|[零〇一二三四五六七八九十百千万亿两半]+)"
+_CJK_WHEN = re.compile(r"何时|何年|什么时[候间]|哪一?(?:年|天|日|个月|个世纪)|几月|年份|日期")
+_CJK_DATE = re.compile(rf"{_CJK_NUMBER}\s*(?:年|月|日|世纪)|年代")
+_CJK_HOW_MANY = re.compile(r"(?:多少|几(?!乎))(\w)?")
+_DIGITS = re.compile(r"\d+")
+# Characters after 多少 or 几 that say nothing of what is counted: function characters, and the
+# general measure word 个, which the noun that says it follows ("几个阶段").
+_GENERAL_MEASURES = frozenset("个的是了在有")
+
+
+@dataclass(frozen=True, slots=True)
+class Form:
+    """The form of the text that answers a question; the question's own text answers nothing."""
+
+    pattern: re.Pattern[str]
+    question: str  # case-folded
+
+    def shown_in(self, sentence: str) -> bool:
+        """Whether ``sentence`` has text of this form that the question does not already have."""
+        # Whole words of a Latin script ("may" is not in "mayor"); CJK text has no word bounds.
+        return any(
+            not re.search(
+                rf"(?<![a-z0-9]){re.escape(m.group().casefold())}(?![a-z0-9])", self.question
+            )
+            for m in self.pattern.finditer(sentence)
+        )
+
+
+@lru_cache(maxsize=1024)
+def answer_form(question: str) -> Form | None:
+    """The form of the answer ``question`` asks for, or None when its words do not say."""
+    folded = question.casefold()
+    pattern = _cjk_pattern(question) or next(
+        (form for asks, form in _EN_ASKS if asks.search(folded)), None
+    )
+    return Form(pattern, folded) if pattern else None
+
+
+def _cjk_pattern(question: str) -> re.Pattern[str] | None:
+    """The pattern of a Chinese question's answer: a date, a count, or None."""
+    if _CJK_WHEN.search(question):
+        return _CJK_DATE
+    how_many = _CJK_HOW_MANY.search(question)
+    if how_many is None:
+        return None
+    measure = how_many.group(1)
+    if measure and is_cjk(measure) and measure not in _GENERAL_MEASURES:
+        return re.compile(rf"{_CJK_NUMBER}\s*{re.escape(measure)}")
+    return _DIGITS
