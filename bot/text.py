@@ -7,6 +7,10 @@ came from, which is what lets the answer composer put the question's words in bo
 - Text is read through Unicode NFKC and case folding, so full-width digits, ligatures and case
   variants meet.
 - Latin-script words lose English stopwords and are reduced by the Snowball English stemmer.
+  "How many" and "how much" are question words; "many" and "much" anywhere else are not.
+- A few words that announcements and the questions about them use for one thing share a term:
+  "How much does it cost?" is answered by "Price: €189", "When does it start?" by "it begins".
+  Only true synonyms are folded: "buy" and "available" say different things.
 - Numbers stay whole: ``12,400``, ``1.6`` and ``2026`` are single terms; thousands separators are
   dropped so that ``12,400`` and ``12400`` meet.
 - Chinese, Japanese and Korean runs become overlapping character bigrams, the usual lexical stand-in
@@ -62,6 +66,19 @@ _THOUSANDS = re.compile(r"^\d{1,3}(?:,\d{3})+$")
 
 _stemmer = Stemmer.Stemmer("english")
 
+# Groups of synonyms (see the module's docstring), each folded into its first word's stem.
+_SYNONYMS = (
+    "price cost fee tariff",
+    "buy purchase bought",
+    "begin start began begun commence",
+    "refund reimburse",
+)
+_SAME: dict[str, str] = {
+    stem: _stemmer.stemWord(group.split()[0])
+    for group in _SYNONYMS
+    for stem in _stemmer.stemWords(group.split()[1:])
+}
+
 
 @dataclass(frozen=True, slots=True)
 class Term:
@@ -82,7 +99,7 @@ def _normalize_word(raw: str) -> str | None:
     if word in STOPWORDS:
         return None
     stem: str = _stemmer.stemWord(word)
-    return stem
+    return _SAME.get(stem, stem)
 
 
 def terms(text: str) -> Iterator[Term]:

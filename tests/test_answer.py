@@ -36,6 +36,12 @@ def test_answer_from_a_later_passage_and_a_list_of_figures(library: Library) -> 
     assert "a <b>monthly pass</b> costs 64 euros." in render_html(result)
 
 
+def test_a_question_in_other_words_than_the_article(library: Library) -> None:
+    # The article says what a pass "costs"; the question asks its "price", in bold in the reply.
+    html = render_html(answer(library, "What is the price of a monthly ferry pass?"))
+    assert html.startswith("A single ticket now <b>costs</b> 2.80 euros")
+
+
 def test_answer_from_html_and_jsonl_articles(library: Library) -> None:
     lamp = render_html(answer(library, "Why is the Model 77 lamp recalled?"))
     assert lamp.startswith(

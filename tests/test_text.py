@@ -37,9 +37,17 @@ def test_chinese_question_words_are_dropped_like_english_ones() -> None:
 
 
 def test_how_many_and_how_much_ask_and_say_nothing_of_the_topic() -> None:
-    assert tokenize("How much does the Halo cost? How MANY kettles?") == ["halo", "cost", "kettl"]
+    assert tokenize("How much does the Halo cost? How MANY kettles?") == ["halo", "price", "kettl"]
     # Anywhere else "many" and "much" mean something.
     assert tokenize("over many spans, much faster") == ["mani", "span", "much", "faster"]
+
+
+def test_synonyms_share_a_term() -> None:
+    assert tokenize("How much does it cost?") == tokenize("its price")
+    assert tokenize("fees, tariffs") == ["price", "price"]
+    assert tokenize("When does it start?") == tokenize("it begins") == tokenize("it began")
+    assert tokenize("purchase") == tokenize("buy")
+    assert tokenize("available") != tokenize("buy")
 
 
 def test_mixed_english_and_chinese() -> None:
