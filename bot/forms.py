@@ -33,12 +33,16 @@ _EN_DATE = re.compile(rf"\b(?:1\d{{3}}|20\d{{2}})s?\b|\b(?:{_MONTHS})\b")
 # is capitalised whatever it is.
 _EN_NAME = re.compile(r"(?<=[^\s.!?] )[A-Z][\w'-]*")
 
+# "When" and "who" ask only at a question's start or before its verb ("and when does it ship?");
+# elsewhere they join clauses ("what laws hold when the flow is heated", "those who return it").
+_AUXILIARY = r"(?:do|does|did|is|was|are|were|will|would|can|could|should|has|have|had)\b"
+_DATE_NOUN = r"(?:year|century|decade|date|month|day)\b"
 # Checked in order: "how many years" asks for a number, "when" for a date, "whose" for a name.
 _EN_ASKS = (
     (re.compile(r"\bhow (?:many|much|long|far|old|large|big|high|tall|often|fast)\b"), _EN_NUMBER),
     (re.compile(r"\bwhat (?:percentage|percent|number|amount)\b"), _EN_NUMBER),
-    (re.compile(r"\bwhen\b|\b(?:what|which) (?:year|century|decade|date|month|day)\b"), _EN_DATE),
-    (re.compile(r"\bwho(?:m|se)?\b"), _EN_NAME),
+    (re.compile(rf"^\W*when\b|\bwhen {_AUXILIARY}|\b(?:what|which) {_DATE_NOUN}"), _EN_DATE),
+    (re.compile(rf"^\W*who(?:m|se)?\b|\bwho(?:m|se)? {_AUXILIARY}"), _EN_NAME),
 )
 
 _CJK_NUMBER = r"(?:\d+(?:[.,]\d+)*|[零〇一二三四五六七八九十百千万亿两半]+)"

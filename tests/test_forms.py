@@ -7,6 +7,7 @@ from bot.forms import answer_form
     ("question", "answering", "not_answering"),
     [
         ("When does the Halo ship?", "It ships on 14 May 2026.", "The Halo ships soon."),
+        ("And when will it ship?", "It ships on 14 May 2026.", "The Halo ships soon."),
         ("What year did the pier open?", "The pier opened in 1898.", "The pier opened late."),
         (
             "How many kettles are recalled?",
@@ -35,7 +36,16 @@ def test_answer_form_tells_the_sentence_that_answers(
 
 
 @pytest.mark.parametrize(
-    "question", ["What is the Halo?", "Why was the kettle recalled?", "滨江公园在哪里？", ""]
+    "question",
+    [
+        "What is the Halo?",
+        "Why was the kettle recalled?",
+        "滨江公园在哪里？",
+        "",
+        # "When" and "who" that join clauses ask nothing.
+        "what laws hold when the flow is heated .",
+        "Is there a credit for customers who return a Halo S2?",
+    ],
 )
 def test_questions_whose_words_ask_for_no_form(question: str) -> None:
     assert answer_form(question) is None
