@@ -172,11 +172,11 @@ def quote(
     often just across the cut. So the sentences within ``max_chars`` either side of the passage,
     all that a snippet overlapping it could show, are candidates too.
     """
-    text = _surroundings(hit, max_chars)
+    text = quotable(hit, max_chars)
     return pick_sentences(text, weights, max_chars, hit.article.title, form)
 
 
-def _surroundings(hit: Hit, max_chars: int) -> str:
+def quotable(hit: Hit, max_chars: int = MAX_SNIPPET) -> str:
     """The hit's passage with the whole sentences within ``max_chars`` either side of it."""
     text, passage = hit.article.text, hit.passage
     near = [
@@ -330,6 +330,12 @@ def _best_window(
 
     first, last = max(_windows(passage, spans, max_chars), key=rank)
     return spans[first][0], spans[last][1]
+
+
+def windows(text: str, max_chars: int = MAX_SNIPPET) -> list[tuple[int, int]]:
+    """The character spans of ``text`` that :func:`pick_sentences` chooses among."""
+    spans = list(_sentences(text)) or [(0, len(text))]
+    return [(spans[first][0], spans[last][1]) for first, last in _windows(text, spans, max_chars)]
 
 
 @lru_cache(maxsize=4096)

@@ -24,7 +24,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.answer import Status, answer, render_plain
+from bot.answer import Status, answer, quotable, render_plain, windows
 from bot.corpus import load_corpus
 from bot.search import Library
 
@@ -242,6 +242,48 @@ def evaluate_offtopic(library: Library, questions: Iterable[str]) -> float:
     """
     results = [answer(library, question).answered for question in questions]
     return results.count(False) / len(results) if results else 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Reach:
+    """Where answers are lost on the way to the reply, as shares of the questions with answers.
+
+    Each figure bounds the next: the reply cites a relevant article (``right_article``); a gold
+    answer is in the text the reply may quote from, the cited passage and its surroundings
+    (``in_text``); it is in one of the sentence windows the reply may show, so that a perfect
+    choice of sentences would show it (``in_window``). ``shown`` is :func:`evaluate`'s answer
+    shown, which may exceed ``in_window`` by the rare answer that only a title shows.
+    """
+
+    asked: int
+    right_article: float
+    in_text: float
+    in_window: float
+    shown: float
+
+
+def answer_reach(library: Library, eval_set: EvalSet) -> Reach:
+    """Follow each question with gold answers through the reply, as :class:`Reach` describes."""
+    asked = right = in_text = in_window = shown = 0
+    for query in eval_set.queries:
+        if not query.answers:
+            continue
+        asked += 1
+        result = answer(library, query.text)
+        if result.hit is None:
+            continue
+        golds = [a.casefold() for a in query.answers]
+        reply = render_plain(result).casefold()
+        shown += any(g in reply for g in golds)
+        right += eval_set.qrels.get(query.id, {}).get(result.hit.article.id, 0) > 0
+        text = quotable(result.hit)
+        in_text += any(g in text.casefold() for g in golds)
+        in_window += any(g in text[s:e].casefold() for s, e in windows(text) for g in golds)
+
+    def share(count: int) -> float:
+        return count / asked if asked else 0.0
+
+    return Reach(asked, share(right), share(in_text), share(in_window), share(shown))
 
 
 def run_eval(

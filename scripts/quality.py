@@ -4,9 +4,10 @@
     .venv/bin/python scripts/quality.py [--eval ../shared/eval] [--out docs]
 
 Runs ``announcements-bot eval`` on Cranfield, SQuAD v1.1 dev and CMRC 2018 dev (all questions),
-the three off-topic pairs, and the baseline of the issue "Answer quality": bm25s with k1=1.2,
-b=0.75 over lowercased words with Snowball stemming and English stopwords (CJK text as character
-bigrams), scored with the same metric code. Prints a Markdown table and writes
+the three off-topic pairs, where SQuAD's and CMRC's answers are lost on the way to the reply
+(:func:`bot.evaluate.answer_reach`), and the baseline of the issue "Answer quality": bm25s with
+k1=1.2, b=0.75 over lowercased words with Snowball stemming and English stopwords (CJK text as
+character bigrams), scored with the same metric code. Prints a Markdown table and writes
 ``OUT/quality.json`` and ``OUT/quality.png``.
 """
 
@@ -16,6 +17,7 @@ import argparse
 import json
 import re
 import time
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +26,7 @@ import Stemmer
 
 from bot.corpus import load_corpus
 from bot.evaluate import (
+    answer_reach,
     evaluate_offtopic,
     format_table,
     load_eval_set,
@@ -34,6 +37,7 @@ from bot.evaluate import (
 from bot.search import Library
 
 SETS = ("cranfield", "squad", "cmrc2018")
+ANSWERED_SETS = ("squad", "cmrc2018")  # the sets with gold answers, followed into the reply
 OFFTOPIC = (("cranfield", "squad"), ("squad", "cranfield"), ("squad", "cmrc2018"))
 TARGETS = {
     ("cranfield", "ndcg@10"): 0.40,
@@ -119,7 +123,13 @@ def main() -> None:
     parser.add_argument("--eval", type=Path, default=root.parent / "shared" / "eval")
     parser.add_argument("--out", type=Path, default=root / "docs")
     args = parser.parse_args()
-    figures: dict[str, Any] = {"ours": {}, "baseline": {}, "offtopic": {}, "seconds": {}}
+    figures: dict[str, Any] = {
+        "ours": {},
+        "baseline": {},
+        "offtopic": {},
+        "reach": {},
+        "seconds": {},
+    }
     for name in SETS:
         started = time.perf_counter()
         report, _ = run_eval(args.eval / name)
@@ -127,6 +137,10 @@ def main() -> None:
         figures["ours"][name] = report.to_json()
         figures["baseline"][name] = baseline(args.eval / name)
         print(f"## {name}\n{format_table(report)}\n")
+    for name in ANSWERED_SETS:
+        eval_set = load_eval_set(args.eval / name)
+        library = Library(load_corpus(eval_set.corpus_path).articles)
+        figures["reach"][name] = asdict(answer_reach(library, eval_set))
     for corpus, questions in OFFTOPIC:
         library = Library(load_corpus(args.eval / corpus / "corpus.jsonl").articles)
         asked = (q.text for q in load_eval_set(args.eval / questions).queries)

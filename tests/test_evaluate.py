@@ -10,11 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from bot.corpus import load_corpus
+from bot.corpus import Article, load_corpus
 from bot.evaluate import (
     EvalSet,
     Query,
+    Reach,
     Report,
+    answer_reach,
     evaluate,
     evaluate_offtopic,
     format_table,
@@ -143,6 +145,26 @@ def test_evaluate_scores_rankings_and_replies(tiny: Path) -> None:
         "answer_shown",
         "abstained",
     ]
+
+
+def test_answer_reach_follows_each_answer_into_the_reply(tmp_path: Path) -> None:
+    ferry = Article("a", "Ferry", "The ferry leaves the pier at dawn.\n\nTickets cost 3 euros.")
+    library = Library([ferry, Article("b", "Park", "The park closes at dusk.")])
+    question = "When does the ferry leave the pier?"
+    queries = [
+        # Quoted from the right article, and shown.
+        Query("shown", question, ("at dawn",)),
+        # In a window of the cited text, but not the one quoted.
+        Query("other window", question, ("3 euros",)),
+        # In the cited text, across a paragraph break that no window crosses.
+        Query("no window", question, ("dawn.\n\ntickets",)),
+        # Shown, though the judgments want another article.
+        Query("wrong article", question.replace("When", "Why"), ("the pier",)),
+        Query("declined", "What is the weather on Jupiter?", ("cold",)),
+    ]
+    qrels = {q.id: {"a": 1} for q in queries} | {"wrong article": {"b": 1}}
+    reach = answer_reach(library, EvalSet(tmp_path / "corpus.jsonl", queries, qrels))
+    assert reach == Reach(asked=5, right_article=3 / 5, in_text=4 / 5, in_window=3 / 5, shown=2 / 5)
 
 
 def test_limit_takes_the_first_questions_in_file_order(tiny: Path) -> None:
