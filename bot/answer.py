@@ -236,11 +236,7 @@ def _misspells(term: str, words: set[str]) -> bool:
     """
     if len(term) < MIN_TYPO_CHARS or not term.isalpha():
         return False
-    return any(
-        word[0] == term[0] and abs(len(word) - len(term)) <= 1 and _one_edit(term, word)
-        for word in words
-        if word.isalpha()
-    )
+    return any(word[0] == term[0] and _one_edit(term, word) for word in words if word.isalpha())
 
 
 def _one_edit(a: str, b: str) -> bool:

@@ -10,7 +10,8 @@ does not already have ("When did the 1973 crisis begin?" is not answered by "197
 English forms: a date is a year or a month's name, a number is digits or a number word, a name is
 a capitalised word that does not start its sentence. Chinese ones: a date is a number with 年, 月,
 日 or 世纪 (or 年代); a count (多少, 几) is a number with the measure word the question puts after
-it ("几辑" is answered by "三辑"), or any digits when it names none.
+it ("几辑" is answered by "三辑"), or any digits when it names none; a price (多少钱) is a sum of
+money ("2,499元").
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ _CJK_NUMBER = r"(?:\d+(?:[.,]\d+)*|[零〇一二三四五六七八九十百千�
 _CJK_WHEN = re.compile(r"何时|何年|什么时[候间]|哪一?(?:年|天|日|个月|个世纪)|几月|年份|日期")
 _CJK_DATE = re.compile(rf"{_CJK_NUMBER}\s*(?:年|月|日|世纪)|年代")
 _CJK_HOW_MANY = re.compile(r"(?:多少|几(?!乎))(\w)?")
+_CJK_MONEY = re.compile(rf"{_CJK_NUMBER}\s*[万亿]?(?:元|块|美元|欧元|英镑|港元|日元)|[¥￥$€£]\s*\d")
 _DIGITS = re.compile(r"\d+")
 # Characters after 多少 or 几 that say nothing of what is counted: function characters, and the
 # general measure word 个, which the noun that says it follows ("几个阶段").
@@ -91,6 +93,8 @@ def _cjk_pattern(question: str) -> re.Pattern[str] | None:
     if how_many is None:
         return None
     measure = how_many.group(1)
+    if measure == "钱":  # 多少钱, "how much money": a price
+        return _CJK_MONEY
     if measure and is_cjk(measure) and measure not in _GENERAL_MEASURES:
         return re.compile(rf"{_CJK_NUMBER}\s*{re.escape(measure)}")
     return _DIGITS

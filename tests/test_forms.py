@@ -24,6 +24,7 @@ from bot.forms import answer_form
         ("这部动画共有几辑？", "这部动画共有三辑。", "这部动画共有三部。"),
         # ... or with any digits when it names none.
         ("公园有多少个入口？", "公园有12个入口。", "公园有很多入口。"),
+        ("云帆X5多少钱？", "建议零售价为2,499元。", "适用面积为45至78平方米。"),
     ],
 )
 def test_answer_form_tells_the_sentence_that_answers(
