@@ -134,27 +134,21 @@ class Library:
         # Sentences never cross a passage's bounds, so each belongs to exactly one passage. The
         # title is part of every sentence: a question's words that name the subject are then
         # found in each sentence of the article about it, and the rest decide between them.
-        spans = [
-            (row, start, end)
+        sentences = [
+            (row, title_terms[p.article.id] + tokenize(p.text[start:end]))
             for row, p in enumerate(self.passages)
             for start, end in sentence_spans(p.text)
         ]
-        # Sentence i is passage sentence_spans[i, 0]'s text[sentence_spans[i, 1]:...[i, 2]].
-        self.sentence_spans: npt.NDArray[np.int64] = np.array(spans, dtype=np.int64).reshape(-1, 3)
-        self.sentence_passage: npt.NDArray[np.int64] = self.sentence_spans[:, 0]
-        # Passage ``row``'s sentences are sentence_first[row] up to sentence_first[row + 1].
+        self.sentence_passage: npt.NDArray[np.int64] = np.fromiter(
+            (row for row, _ in sentences), dtype=np.int64, count=len(sentences)
+        )
+        # Passage ``row``'s sentences, in the order of sentence_spans(its text), are the rows
+        # sentence_first[row] up to sentence_first[row + 1] of the sentence index.
         self.sentence_first: npt.NDArray[np.int64] = np.searchsorted(
             self.sentence_passage, np.arange(len(self.passages) + 1)
         )
         self.sentence_index = BM25Index.build(
-            [
-                title_terms[self.passages[row].article.id]
-                + tokenize(self.passages[row].text[start:end])
-                for row, start, end in spans
-            ],
-            k1=k1,
-            b=b,
-            variant=variant,
+            [sentence for _, sentence in sentences], k1=k1, b=b, variant=variant
         )
         self.variant, self.k1, self.b = variant, k1, b
         self.article_weight, self.title_weight = article_weight, title_weight
@@ -251,8 +245,11 @@ class Library:
             first, end = self.sentence_first[row], self.sentence_first[row + 1]
             if first == end:
                 continue
-            _, start, stop = self.sentence_spans[first + int(np.argmax(share[first:end]))]
-            if form.shown_in(self.passages[row].text[start:stop]):
+            # Spans are found again rather than kept: ten passages' worth costs less than
+            # holding two offsets for every sentence of the library.
+            text = self.passages[row].text
+            start, stop = list(sentence_spans(text))[int(np.argmax(share[first:end]))]
+            if form.shown_in(text[start:stop]):
                 scores[row] += FORM_WEIGHT * best[0][1]
         return scores
 
