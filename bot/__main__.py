@@ -11,11 +11,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from bot.answer import Answer, answer, render_html, render_plain
 from bot.config import ConfigError, Settings
-from bot.corpus import load_corpus
-from bot.search import Hit, Library
-from bot.text import tokenize
+from bot.core.analysis import tokenize
+from bot.core.answer import Answer, answer, render_html, render_plain
+from bot.core.corpus import load_corpus
+from bot.core.library import Hit, Library
 
 log = logging.getLogger("bot")
 
@@ -109,7 +109,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         )
         return 2
     # Telegram is only imported by the command that needs it.
-    from bot.app import ALLOWED_UPDATES, build_application
+    from bot.tg.app import ALLOWED_UPDATES, build_application
 
     if args.base_url:
         settings = dataclasses.replace(settings, base_url=args.base_url)

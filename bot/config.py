@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bot.corpus import DEFAULT_PASSAGE_CHARS
+from bot.core.corpus import DEFAULT_PASSAGE_CHARS
 
 REPO_CORPUS = Path(__file__).resolve().parent.parent / "corpus"
 TELEGRAM_BASE_URL = "https://api.telegram.org/bot"

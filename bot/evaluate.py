@@ -8,7 +8,7 @@ header line). Two things are measured:
   ids are scored against the judgments with nDCG@10, Recall@1/5/10/100 and MRR@10, averaged over
   the queries that have a relevant article (score >= 1). A score of 0 or below is not relevant.
 - *Replies*, for sets whose questions carry gold ``answers``: the question is put to
-  :func:`bot.answer.answer` exactly as the bot would, and the reply rendered as plain text. The
+  :func:`bot.core.answer.answer` exactly as the bot would, and the reply rendered as plain text. The
   answer is *shown* when any gold string occurs in that text (case-insensitive); the bot *abstained*
   when it replied "not covered".
 
@@ -24,9 +24,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.answer import Status, answer, quotable, render_plain, windows
-from bot.corpus import load_corpus
-from bot.search import Library
+from bot.core.answer import Status, answer, quotable, render_plain, windows
+from bot.core.corpus import load_corpus
+from bot.core.library import Library
 
 CUTOFFS_RECALL = (1, 5, 10, 100)
 RANKING_DEPTH = max(CUTOFFS_RECALL)  # one retrieval deep enough for every metric
@@ -195,7 +195,7 @@ def evaluate(library: Library, eval_set: EvalSet, *, limit: int | None = None) -
     """Score ``library`` on the first ``limit`` questions of ``eval_set`` (all when None).
 
     Each question costs one retrieval of the top 100 articles for the ranking metrics and, when
-    it has gold answers, one call of :func:`bot.answer.answer`, the bot's own path to a reply.
+    it has gold answers, one call of :func:`bot.core.answer.answer`, the bot's own path to a reply.
     A declined reply shows no answer, even if a short gold string occurs in its fixed text.
     """
     if limit is not None and limit < 0:

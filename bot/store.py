@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Self
 
-from bot.corpus import Article
+from bot.core.corpus import Article
 
 FILENAME = "announcements.sqlite3"
 BUSY_TIMEOUT_SECONDS = 10.0  # how long to wait for another process's write lock

@@ -24,7 +24,8 @@ from typing import Any
 import bm25s
 import Stemmer
 
-from bot.corpus import load_corpus
+from bot.core.corpus import load_corpus
+from bot.core.library import Library
 from bot.evaluate import (
     answer_reach,
     evaluate_offtopic,
@@ -34,7 +35,6 @@ from bot.evaluate import (
     recall_at_k,
     run_eval,
 )
-from bot.search import Library
 
 SETS = ("cranfield", "squad", "cmrc2018")
 ANSWERED_SETS = ("squad", "cmrc2018")  # the sets with gold answers, followed into the reply

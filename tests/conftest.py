@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 from telegram import Update
 
-from bot.app import App, build_application
 from bot.config import Settings
-from bot.corpus import load_corpus
-from bot.search import Library
+from bot.core.corpus import load_corpus
+from bot.core.library import Library
+from bot.tg.app import App, build_application
 from tests.auxil.bot_api import BOT_TOKEN, JSONDict, RecordingRequest
 from tests.auxil.fake_server import FakeBotApiServer
 

@@ -2,7 +2,7 @@ import datetime as dt
 
 import pytest
 
-from bot.answer import (
+from bot.core.answer import (
     MAX_MESSAGE,
     Status,
     answer,
@@ -12,9 +12,9 @@ from bot.answer import (
     render_html,
     render_plain,
 )
-from bot.corpus import Article, Passage
-from bot.forms import answer_form
-from bot.search import Hit, Library
+from bot.core.corpus import Article, Passage
+from bot.core.forms import answer_form
+from bot.core.library import Hit, Library
 
 
 def test_answer_quotes_the_sentence_that_answers(library: Library) -> None:

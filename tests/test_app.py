@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.app import build_application
 from bot.config import Settings
-from bot.search import Library
+from bot.core.library import Library
+from bot.tg.app import build_application
 from tests.auxil.bot_api import (
     BOT_TOKEN,
     make_channel_post_update,

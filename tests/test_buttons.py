@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.app import App, build_application
 from bot.config import Settings
-from bot.corpus import Article
-from bot.search import Library
+from bot.core.corpus import Article
+from bot.core.library import Library
 from bot.store import Store
+from bot.tg.app import App, build_application
 from tests.auxil.bot_api import (
     RecordingRequest,
     make_bot_message,

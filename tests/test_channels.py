@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from telegram import Update
 
-from bot.app import App, build_application
-from bot.channels import article_from_post
 from bot.config import Settings
-from bot.search import Library
+from bot.core.library import Library
+from bot.tg.app import App, build_application
+from bot.tg.channels import article_from_post
 from tests.auxil.bot_api import RecordingRequest, make_channel_post_update, make_message_update
 from tests.conftest import feed
 

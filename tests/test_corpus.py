@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.corpus import Article, load_corpus, parse_html, parse_text, split_passages
+from bot.core.corpus import Article, load_corpus, parse_html, parse_text, split_passages
 
 
 def test_folder_loads_every_format_with_stable_ids(good_dir: Path) -> None:

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.corpus import Article, load_corpus
+from bot.core.corpus import Article, load_corpus
+from bot.core.library import Library
 from bot.evaluate import (
     EvalSet,
     Query,
@@ -26,7 +27,6 @@ from bot.evaluate import (
     recall_at_k,
     run_eval,
 )
-from bot.search import Library
 from tests.conftest import SHARED_EVAL
 
 LIMIT = 200

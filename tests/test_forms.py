@@ -1,6 +1,6 @@
 import pytest
 
-from bot.forms import answer_form
+from bot.core.forms import answer_form
 
 
 @pytest.mark.parametrize(

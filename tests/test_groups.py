@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from bot.app import App
+from bot.tg.app import App
 from tests.auxil.bot_api import (
     RecordingRequest,
     make_bot_message,

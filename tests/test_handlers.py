@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from bot.app import App, build_application
 from bot.config import Settings
-from bot.search import Library
+from bot.core.library import Library
+from bot.tg.app import App, build_application
 from tests.auxil.bot_api import RecordingRequest, make_message_update
 from tests.conftest import feed
 

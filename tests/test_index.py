@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from rank_bm25 import BM25Okapi
 
-from bot.index import BM25Index
+from bot.core.index import BM25Index
 
 DOCS = [["ferry", "winter", "ferry"], ["library", "sunday"], ["ferry", "fare", "ticket", "pass"]]
 

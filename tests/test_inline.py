@@ -9,12 +9,12 @@ import pytest
 from telegram import InputTextMessageContent
 from telegram.ext import InlineQueryHandler
 
-from bot import inline
-from bot.answer import TITLE_CHARS
-from bot.app import App
-from bot.corpus import Article
-from bot.handlers import LIBRARY
-from bot.search import Library
+from bot.core.answer import TITLE_CHARS
+from bot.core.corpus import Article
+from bot.core.library import Library
+from bot.tg import inline
+from bot.tg.app import App
+from bot.tg.handlers import LIBRARY
 from tests.auxil.bot_api import JSONDict, RecordingRequest, make_inline_query_update
 from tests.conftest import feed
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.corpus import Article
+from bot.core.corpus import Article
 from bot.store import FILENAME, MIGRATIONS, SCHEMA_VERSION, AnswerRecord, Store, StoreError
 
 REPO = Path(__file__).resolve().parent.parent
@@ -134,7 +134,7 @@ def test_a_write_survives_a_killed_process(tmp_path: Path) -> None:
     script = (
         "import os, signal, sys\n"
         "from pathlib import Path\n"
-        "from bot.corpus import Article\n"
+        "from bot.core.corpus import Article\n"
         "from bot.store import Store\n"
         "store = Store.open(Path(sys.argv[1]))\n"
         "store.save_article(Article(id='a1', title='T', text='Body.'), origin='admin:1')\n"

@@ -12,7 +12,7 @@ import sys
 from typing import Any
 
 from bot.__main__ import main
-from bot.corpus import Article
+from bot.core.corpus import Article
 from bot.store import Store
 
 CRASH_EXIT = 17

@@ -20,12 +20,12 @@ from telegram.ext import (
 )
 from telegram.request import BaseRequest, HTTPXRequest
 
-from bot import handlers, inline
-from bot.channels import ChannelList, StoringBot
 from bot.config import Settings
-from bot.search import Library
+from bot.core.library import Library
+from bot.core.phrases import COMMANDS
 from bot.store import Store
-from bot.texts import COMMANDS
+from bot.tg import handlers, inline
+from bot.tg.channels import ChannelList, StoringBot
 
 log = logging.getLogger(__name__)
 

@@ -18,7 +18,7 @@ The composer trusts BM25 to find the passage, then asks two more questions of it
   often the sentence after the one that repeats the question's words. Terms of the title, shared
   by every sentence, and CJK bigrams that straddle two words of the question do not count there.
   A question for a date, a count or a name also asks for a sentence in the form of its answer
-  (:mod:`bot.forms`).
+  (:mod:`bot.core.forms`).
 """
 
 from __future__ import annotations
@@ -30,11 +30,11 @@ from enum import Enum
 from functools import lru_cache
 from math import fsum
 
-from bot.corpus import Article, is_heading
-from bot.forms import Form, answer_form
-from bot.search import Hit, Library
-from bot.text import Term, is_cjk, sentence_spans, terms, tokenize
-from bot.texts import Language, text
+from bot.core.analysis import Term, is_cjk, sentence_spans, terms, tokenize
+from bot.core.corpus import Article, is_heading
+from bot.core.forms import Form, answer_form
+from bot.core.library import Hit, Library
+from bot.core.phrases import Language, text
 
 MAX_MESSAGE = 4096  # Telegram's limit on a message's text
 MAX_SNIPPET = 600

@@ -15,7 +15,7 @@ from typing import Any
 from telegram import Chat, Message, MessageEntity, Update
 from telegram.ext import ExtBot
 
-from bot.corpus import Article
+from bot.core.corpus import Article
 from bot.store import Store
 
 log = logging.getLogger(__name__)

@@ -1,4 +1,4 @@
-from bot.text import is_cjk, sentence_spans, terms, tokenize
+from bot.core.analysis import is_cjk, sentence_spans, terms, tokenize
 
 
 def test_english_words_are_stemmed_and_stopwords_dropped() -> None:

@@ -25,7 +25,7 @@ from typing import Any
 
 import yaml
 
-from bot.text import sentence_spans
+from bot.core.analysis import sentence_spans
 
 TEXT_SUFFIXES = frozenset({".md", ".markdown", ".txt"})
 HTML_SUFFIXES = frozenset({".html", ".htm"})

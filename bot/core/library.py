@@ -28,8 +28,8 @@ A passage is scored by six pieces of evidence, all lexical:
   own, which the articles on that topic often phrase differently; a short question names its
   subject, and expanding it mostly adds the vocabulary of the wrong article.
 - *Answer form*, for Latin-script questions that ask for a date, a number or a name
-  (:mod:`bot.forms`): of the ``FORM_DEPTH`` best passages, those whose best sentence has text of
-  that form gain a share of the best one's score. A question is most often answered by the
+  (:mod:`bot.core.forms`): of the ``FORM_DEPTH`` best passages, those whose best sentence has text
+  of that form gain a share of the best one's score. A question is most often answered by the
   sentence that has its words *and* its answer; close candidates are told apart by the second.
 """
 
@@ -43,10 +43,10 @@ from itertools import pairwise
 import numpy as np
 import numpy.typing as npt
 
-from bot.corpus import DEFAULT_PASSAGE_CHARS, Article, Passage, split_corpus
-from bot.forms import Form, answer_form
-from bot.index import BM25Index, FloatArray, Variant, top_k
-from bot.text import is_cjk, sentence_spans, tokenize
+from bot.core.analysis import is_cjk, sentence_spans, tokenize
+from bot.core.corpus import DEFAULT_PASSAGE_CHARS, Article, Passage, split_corpus
+from bot.core.forms import Form, answer_form
+from bot.core.index import BM25Index, FloatArray, Variant, top_k
 
 ARTICLE_WEIGHT = 0.9  # share of the article's score in a passage's score
 TITLE_WEIGHT = 5  # times a title's terms count in the article index
@@ -178,7 +178,8 @@ class Library:
     def scores(self, query_terms: Sequence[str], form: Form | None = None) -> FloatArray:
         """Every passage's score for already tokenized query terms, feedback included.
 
-        ``form`` is the form of the answer the question asks for (:func:`bot.forms.answer_form`).
+        ``form`` is the form of the answer the question asks for
+        (:func:`bot.core.forms.answer_form`).
         """
         query = Counter(query_terms)
         scores = self._term_scores(query)

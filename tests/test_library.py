@@ -1,6 +1,6 @@
-from bot.corpus import Article
-from bot.search import Library, term_pairs
-from bot.text import tokenize
+from bot.core.analysis import tokenize
+from bot.core.corpus import Article
+from bot.core.library import Library, term_pairs
 
 
 def test_term_pairs_join_adjacent_latin_terms_only() -> None:

@@ -12,7 +12,8 @@ from telegram import InlineQueryResultArticle, InputTextMessageContent, Update
 from telegram.constants import ParseMode
 from telegram.ext import ContextTypes
 
-from bot.answer import (
+from bot.core.analysis import sentence_spans, tokenize
+from bot.core.answer import (
     MIN_COVERAGE,
     Answer,
     Status,
@@ -25,12 +26,11 @@ from bot.answer import (
     quote,
     render_html,
 )
-from bot.corpus import Article, is_heading
-from bot.forms import Form, answer_form
-from bot.handlers import NO_PREVIEW, language_of, library_of, newest
-from bot.search import Hit, Library
-from bot.text import sentence_spans, tokenize
-from bot.texts import Language
+from bot.core.corpus import Article, is_heading
+from bot.core.forms import Form, answer_form
+from bot.core.library import Hit, Library
+from bot.core.phrases import Language
+from bot.tg.handlers import NO_PREVIEW, language_of, library_of, newest
 
 PAGE = 10  # results per answer; scrolling to the end asks for the next page
 MAX_RESULTS = 50  # results over all pages

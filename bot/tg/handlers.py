@@ -19,12 +19,12 @@ from telegram.constants import ChatType
 from telegram.error import BadRequest
 from telegram.ext import ContextTypes
 
-from bot.answer import Answer, answer, escape, fit_message, render_html, title_html
-from bot.channels import ChannelList, store_post
-from bot.corpus import Article
-from bot.search import Library
+from bot.core.answer import Answer, answer, escape, fit_message, render_html, title_html
+from bot.core.corpus import Article
+from bot.core.library import Library
+from bot.core.phrases import Language, pick_language, text
 from bot.store import Store
-from bot.texts import Language, pick_language, text
+from bot.tg.channels import ChannelList, store_post
 
 log = logging.getLogger(__name__)
 
