@@ -1,4 +1,4 @@
-"""Command line: ``announcements-bot serve | ask | search | chat | eval``."""
+"""Command line: ``announcements-bot serve | ask | search | chat | eval | config``."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the process exit code."""
     args = _parser().parse_args(argv)
     try:
-        settings = Settings.from_env()
+        settings = Settings.load(path=getattr(args, "config", None))
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -35,25 +35,37 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
+    # --config is accepted before the command and after it.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--config",
+        type=Path,
+        default=argparse.SUPPRESS,
+        metavar="FILE",
+        help="TOML file of settings (the environment overrides it)",
+    )
     parser = argparse.ArgumentParser(
         prog="announcements-bot",
         description="Answer questions about announcements, on Telegram or in the console.",
+        parents=[common],
     )
     sub = parser.add_subparsers(dest="command", required=True)
     corpus_help = "corpus folder or .jsonl file (default: $CORPUS, else the repository's corpus/)"
 
-    serve = sub.add_parser("serve", help="run the Telegram bot with long polling")
+    serve = sub.add_parser("serve", parents=[common], help="run the Telegram bot")
     serve.add_argument("--corpus", type=Path, help=corpus_help)
     serve.add_argument("--base-url", help="Bot API base URL, e.g. a local Bot API server")
     serve.set_defaults(func=_serve)
 
-    ask = sub.add_parser("ask", help="print the reply the bot would send to a question")
+    ask = sub.add_parser(
+        "ask", parents=[common], help="print the reply the bot would send to a question"
+    )
     ask.add_argument("--corpus", type=Path, help=corpus_help)
     ask.add_argument("--json", action="store_true", help="print JSON: answered, text, sources")
     ask.add_argument("question", nargs="+")
     ask.set_defaults(func=_ask)
 
-    search = sub.add_parser("search", help="rank articles for a query")
+    search = sub.add_parser("search", parents=[common], help="rank articles for a query")
     search.add_argument("--corpus", type=Path, help=corpus_help)
     search.add_argument("-k", type=int, default=10, help="how many articles (default 10)")
     search.add_argument("--json", action="store_true", help="print one JSON line")
@@ -61,11 +73,15 @@ def _parser() -> argparse.ArgumentParser:
     search.add_argument("query", nargs="*")
     search.set_defaults(func=_search)
 
-    chat = sub.add_parser("chat", help="console chat: answer questions read from stdin")
+    chat = sub.add_parser(
+        "chat", parents=[common], help="console chat: answer questions read from stdin"
+    )
     chat.add_argument("--corpus", type=Path, help=corpus_help)
     chat.set_defaults(func=_chat)
 
-    evaluate = sub.add_parser("eval", help="measure retrieval and answers on a BEIR-like set")
+    evaluate = sub.add_parser(
+        "eval", parents=[common], help="measure retrieval and answers on a BEIR-like set"
+    )
     evaluate.add_argument(
         "--data",
         type=Path,
@@ -81,7 +97,17 @@ def _parser() -> argparse.ArgumentParser:
         help="ask DIR's questions too: they should be declined",
     )
     evaluate.set_defaults(func=_eval)
+
+    config = sub.add_parser(
+        "config", parents=[common], help="print the effective settings (secrets masked)"
+    )
+    config.set_defaults(func=_config)
     return parser
+
+
+def _config(_args: argparse.Namespace, settings: Settings) -> int:
+    print(settings.describe())
+    return 0
 
 
 def _configure_logging(level: str) -> None:

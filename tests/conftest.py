@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from telegram import Update
 
-from bot.config import Settings
+from bot.config import ENV_NAMES, Settings
 from bot.core.corpus import load_corpus
 from bot.core.library import Library
 from bot.tg.app import App, build_application
@@ -56,7 +56,7 @@ def library(good_dir: Path) -> Library:
 @pytest.fixture
 def no_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """Clear the bot's environment variables so a developer's shell can't change a test."""
-    for name in ("TELEGRAM_BOT_TOKEN", "CORPUS", "TELEGRAM_BASE_URL", "DATA_DIR", "CHANNELS"):
+    for name in ENV_NAMES:
         monkeypatch.delenv(name, raising=False)
 
 
