@@ -20,6 +20,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sqlite3
+import statistics
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -86,6 +87,21 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         ) WITHOUT ROWID
         """,
     ),
+    # 3: every question asked in a chat, answered or declined, and how long the reply took:
+    # what /stats counts and /unanswered lists.
+    (
+        """
+        CREATE TABLE questions (
+            id       INTEGER PRIMARY KEY,
+            chat_id  INTEGER NOT NULL,
+            question TEXT NOT NULL,
+            answered INTEGER NOT NULL CHECK (answered IN (0, 1)),
+            seconds  REAL NOT NULL,
+            asked    TEXT NOT NULL
+        )
+        """,
+        "CREATE INDEX questions_asked ON questions (asked)",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -106,6 +122,25 @@ class AnswerRecord:
     context: str  # the earlier question a follow-up refers to, "" if none
     source_ids: tuple[str, ...]
     created: dt.datetime  # UTC, timezone-aware
+
+
+@dataclass(frozen=True, slots=True)
+class Question:
+    """A question asked in a chat, as /unanswered lists it."""
+
+    question: str
+    chat_id: int
+    asked: dt.datetime  # UTC, timezone-aware
+
+
+@dataclass(frozen=True, slots=True)
+class QuestionStats:
+    """How the questions since a moment went: what /stats shows."""
+
+    questions: int
+    answered: int
+    declined: int
+    median_seconds: float | None  # None when there was no question
 
 
 class Store:
@@ -277,6 +312,50 @@ class Store:
                 "SELECT user_id, vote FROM feedback WHERE answer_id = ?", (answer_id,)
             ).fetchall()
         return dict(rows)
+
+    # --- Questions -----------------------------------------------------------------------------
+
+    def record_question(
+        self, *, chat_id: int, question: str, answered: bool, seconds: float
+    ) -> None:
+        """Note a question, whether it was answered, and how long the reply took."""
+        with self._writing() as conn:
+            conn.execute(
+                "INSERT INTO questions (chat_id, question, answered, seconds, asked)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (chat_id, question, int(answered), seconds, _now()),
+            )
+
+    def question_stats(self, since: dt.datetime) -> QuestionStats:
+        """Counts and the median reply time of the questions asked since ``since`` (UTC)."""
+        with self._reading() as conn:
+            rows = conn.execute(
+                "SELECT answered, seconds FROM questions WHERE asked >= ?",
+                (since.astimezone(dt.UTC).isoformat(),),
+            ).fetchall()
+        answered = sum(row[0] for row in rows)
+        median = statistics.median(row[1] for row in rows) if rows else None
+        return QuestionStats(len(rows), answered, len(rows) - answered, median)
+
+    def unanswered(self, limit: int) -> list[Question]:
+        """The latest declined questions, newest first."""
+        with self._reading() as conn:
+            rows = conn.execute(
+                "SELECT question, chat_id, asked FROM questions WHERE answered = 0"
+                " ORDER BY id DESC LIMIT ?",
+                (limit,),
+            ).fetchall()
+        return [
+            Question(q, chat_id, dt.datetime.fromisoformat(asked)) for q, chat_id, asked in rows
+        ]
+
+    def feedback_totals(self) -> tuple[int, int]:
+        """All votes ever given: (👍, 👎)."""
+        with self._reading() as conn:
+            up, down = conn.execute(
+                "SELECT COALESCE(SUM(vote = 1), 0), COALESCE(SUM(vote = -1), 0) FROM feedback"
+            ).fetchone()
+        return int(up), int(down)
 
     # --- Connection ----------------------------------------------------------------------------
 

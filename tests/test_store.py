@@ -294,3 +294,42 @@ def test_threads_share_one_store(store: Store) -> None:
     for thread in threads:
         thread.join()
     assert sorted(ids) == list(range(1, 101))
+
+
+# --- Questions: what /stats and /unanswered report -----------------------------------------
+
+
+def test_questions_give_the_day_s_figures_and_the_declined_ones(store: Store) -> None:
+    store.record_question(chat_id=1, question="When is the ferry?", answered=True, seconds=0.2)
+    store.record_question(chat_id=1, question="Who won the cup?", answered=False, seconds=0.1)
+    store.record_question(chat_id=2, question="Where is Mars?", answered=False, seconds=0.4)
+    today = dt.datetime.now(dt.UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    stats = store.question_stats(since=today)
+    assert (stats.questions, stats.answered, stats.declined) == (3, 1, 2)
+    assert stats.median_seconds == pytest.approx(0.2)
+    later = store.question_stats(since=today + dt.timedelta(days=1))
+    assert (later.questions, later.median_seconds) == (0, None)
+    assert [q.question for q in store.unanswered(limit=5)] == ["Where is Mars?", "Who won the cup?"]
+    assert [q.question for q in store.unanswered(limit=1)] == ["Where is Mars?"]
+
+
+def test_feedback_totals(store: Store) -> None:
+    first = store.record_answer(chat_id=1, question="Q1")
+    second = store.record_answer(chat_id=1, question="Q2")
+    store.save_feedback(first, 10, 1)
+    store.save_feedback(first, 11, -1)
+    store.save_feedback(second, 10, 1)
+    assert store.feedback_totals() == (2, 1)
+
+
+def test_a_version_2_file_gains_the_questions_table(tmp_path: Path) -> None:
+    path = tmp_path / FILENAME
+    with raw(path) as conn:
+        for step in MIGRATIONS[:2]:
+            for statement in step:
+                conn.execute(statement)
+        conn.execute("PRAGMA user_version = 2")
+    with Store(path) as store:
+        assert store.schema_version() == SCHEMA_VERSION
+        store.record_question(chat_id=1, question="Q?", answered=False, seconds=0.0)
+        assert [q.question for q in store.unanswered(limit=5)] == ["Q?"]

@@ -64,6 +64,10 @@ _TEXTS: dict[str, dict[Language, str]] = {
     },
     "latest": {"en": "Latest announcements:", "zh": "最新公告："},
     "page": {"en": "page {page} of {pages}", "zh": "第 {page}/{pages} 页"},
+    "admin_only": {
+        "en": "Sorry, only the bot's administrators can use that command.",
+        "zh": "抱歉，只有机器人的管理员可以使用该命令。",
+    },
     "error": {
         "en": "Sorry, something went wrong while answering. Please try again.",
         "zh": "抱歉，回答时出错了，请稍后再试。",
@@ -84,6 +88,24 @@ COMMANDS: dict[Language, list[tuple[str, str]]] = {
         ("latest", "最新公告"),
         ("help", "使用说明"),
         ("start", "机器人简介"),
+    ],
+}
+
+# Shown, after COMMANDS, in the menu of the users listed in ADMIN_IDS only.
+ADMIN_COMMANDS: dict[Language, list[tuple[str, str]]] = {
+    "en": [
+        ("add", "Add an announcement (text, reply or document)"),
+        ("delete", "Delete an announcement by id"),
+        ("reload", "Read the corpus folder again"),
+        ("stats", "Articles, questions, answer time, feedback"),
+        ("unanswered", "Recent questions the bot declined"),
+    ],
+    "zh": [
+        ("add", "添加公告（文字、回复或文件）"),
+        ("delete", "按编号删除公告"),
+        ("reload", "重新读取公告文件夹"),
+        ("stats", "统计：公告、提问、回答时间、反馈"),
+        ("unanswered", "最近未能回答的问题"),
     ],
 }
 

@@ -24,7 +24,7 @@ from bot.config import Settings
 from bot.core.library import Library
 from bot.core.phrases import COMMANDS
 from bot.store import Store
-from bot.tg import handlers, inline
+from bot.tg import admin, handlers, inline
 from bot.tg.channels import ChannelList, StoringBot
 
 log = logging.getLogger(__name__)
@@ -78,6 +78,7 @@ def build_application(
     application.bot_data[handlers.STORE] = store
     application.bot_data[handlers.CHANNELS] = channels
     add_handlers(application)
+    admin.add_handlers(application, settings)
     return application
 
 
@@ -102,12 +103,13 @@ def add_handlers(application: App) -> None:
 
 
 async def _post_init(application: App) -> None:
-    """Publish the command menu, in English and in Chinese."""
+    """Publish the command menu, in English and in Chinese, and the admins' own."""
     for lang, commands in COMMANDS.items():
         await application.bot.set_my_commands(
             [BotCommand(name, description) for name, description in commands],
             language_code=None if lang == "en" else lang,
         )
+    await admin.publish_commands(application.bot, application.bot_data[admin.SETTINGS].admin_ids)
     library: Library = application.bot_data[handlers.LIBRARY]
     log.info("serving %d announcements in %d passages", len(library), len(library.passages))
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from collections.abc import Awaitable
 
 from telegram import (
@@ -24,6 +25,7 @@ from bot.core.corpus import Article
 from bot.core.library import Library
 from bot.core.phrases import Language, pick_language, text
 from bot.store import Store
+from bot.tg import metrics
 from bot.tg.channels import ChannelList, store_post
 
 log = logging.getLogger(__name__)
@@ -76,6 +78,7 @@ async def reply_answer(
     message = update.effective_message
     if message is None:
         return
+    started = time.perf_counter()
     lang = language_of(update)
     result = answer(library_of(context), question, context=follow_up)
     markup = None
@@ -99,6 +102,13 @@ async def reply_answer(
     )
     if answer_id is not None:
         store_of(context).attach_message(answer_id, sent.chat_id, sent.message_id)
+    await metrics.question_done(
+        store_of(context),
+        message.chat_id,
+        question,
+        answered=result.answered,
+        seconds=time.perf_counter() - started,
+    )
 
 
 def answer_keyboard(answer_id: int, result: Answer, lang: Language) -> InlineKeyboardMarkup:

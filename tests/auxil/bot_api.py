@@ -41,6 +41,7 @@ __all__ = [
     "make_bot_message",
     "make_callback_query_update",
     "make_channel_post_update",
+    "make_document_update",
     "make_inline_query_update",
     "make_message",
     "make_message_update",
@@ -256,6 +257,13 @@ def fake_result(method: str, params: JSONDict, *, message_id: int) -> Any:
         if text is not None:
             message["text"] = text
         return message
+    if method == "getFile":
+        file_id = str(_require(params, "file_id"))
+        return {
+            "file_id": file_id,
+            "file_unique_id": f"u-{file_id}",
+            "file_path": f"docs/{file_id}",
+        }
     if method == "getChat":
         return _full_chat(_require(params, "chat_id"))
     if method == "getChatMember":
@@ -451,6 +459,35 @@ def make_channel_post_update(
     return {"update_id": _next_update_id(update_id), key: post}
 
 
+def make_document_update(
+    file_name: str,
+    *,
+    file_id: str = "doc-1",
+    file_size: int | None = 100,
+    mime_type: str = "text/plain",
+    caption: str | None = "/add",
+    user_id: int = 42,
+    update_id: int | None = None,
+) -> JSONDict:
+    """An Update with a document sent in a private chat (its bytes: ``RecordingRequest.files``)."""
+    message = make_message("", user_id=user_id, chat_id=user_id)
+    del message["text"]
+    document: JSONDict = {
+        "file_id": file_id,
+        "file_unique_id": f"u-{file_id}",
+        "file_name": file_name,
+        "mime_type": mime_type,
+    }
+    if file_size is not None:
+        document["file_size"] = file_size
+    message["document"] = document
+    if caption is not None:
+        message["caption"] = caption
+        if found := message_entities(caption):
+            message["caption_entities"] = found
+    return {"update_id": _next_update_id(update_id), "message": message}
+
+
 def make_inline_query_update(
     query: str,
     *,
@@ -528,13 +565,15 @@ class RecordingRequest(BaseRequest):
     """A BaseRequest that records every call and answers from :func:`fake_result` in-process.
 
     No socket is ever opened. Set ``errors["sendMessage"] = (403, "Forbidden: bot was blocked
-    by the user")`` to make a method fail. Unknown methods raise AssertionError, which PTB
+    by the user")`` to make a method fail; put a file's bytes in ``files[file_id]`` for downloads.
+    Unknown methods raise AssertionError, which PTB
     re-raises as ``NetworkError("Unknown error in HTTP implementation: AssertionError(...)")``.
     """
 
     def __init__(self, *, first_message_id: int = 1000, read_timeout: float | None = 5.0) -> None:
         self.calls: list[ApiCall] = []
         self.errors: dict[str, tuple[int, str]] = {}
+        self.files: dict[str, bytes] = {}
         self._message_ids = itertools.count(first_message_id)
         self._read_timeout = read_timeout
 
@@ -560,8 +599,11 @@ class RecordingRequest(BaseRequest):
         pool_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
     ) -> tuple[int, bytes]:
         """Record the call and answer it like the Bot API would."""
-        # Always POST for API methods, and nothing in-process can time out.
-        del method, read_timeout, write_timeout, connect_timeout, pool_timeout
+        # Always POST for API methods, GET for files; nothing in-process can time out.
+        del read_timeout, write_timeout, connect_timeout, pool_timeout
+        if method == "GET":  # a file download: getFile's file_path is "docs/<file_id>"
+            content = self.files.get(url.rsplit("/", 1)[-1])
+            return (404, b"Not Found") if content is None else (200, content)
         api_method = url.rsplit("/", 1)[-1]
         params = decode_request_data(request_data)
         self.calls.append(ApiCall(api_method, params))
