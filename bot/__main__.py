@@ -6,10 +6,12 @@ import argparse
 import dataclasses
 import json
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
+from urllib.parse import urlsplit
 
 from bot.config import ConfigError, Settings
 from bot.core.analysis import tokenize
@@ -19,12 +21,26 @@ from bot.core.library import Hit, Library
 
 log = logging.getLogger("bot")
 
+# serve's options that set a setting: option's dest -> the setting's environment name.
+_OPTION_SETTINGS = {
+    "webhook_url": "WEBHOOK_URL",
+    "listen": "LISTEN",
+    "port": "PORT",
+    "metrics_port": "METRICS_PORT",
+}
+
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the process exit code."""
     args = _parser().parse_args(argv)
+    # Options that stand for a setting are checked with the settings, and reported with them.
+    overrides = {
+        name: str(value)
+        for dest, name in _OPTION_SETTINGS.items()
+        if (value := getattr(args, dest, None)) is not None
+    }
     try:
-        settings = Settings.load(path=getattr(args, "config", None))
+        settings = Settings.load({**os.environ, **overrides}, getattr(args, "config", None))
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -52,9 +68,17 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     corpus_help = "corpus folder or .jsonl file (default: $CORPUS, else the repository's corpus/)"
 
-    serve = sub.add_parser("serve", parents=[common], help="run the Telegram bot")
+    serve = sub.add_parser(
+        "serve", parents=[common], help="run the Telegram bot (long polling or a webhook)"
+    )
     serve.add_argument("--corpus", type=Path, help=corpus_help)
     serve.add_argument("--base-url", help="Bot API base URL, e.g. a local Bot API server")
+    serve.add_argument(
+        "--webhook-url", help="receive updates at this public https:// address (needs a secret)"
+    )
+    serve.add_argument("--listen", help="address the webhook and metrics servers bind")
+    serve.add_argument("--port", help="port of the webhook server (default 8443)")
+    serve.add_argument("--metrics-port", help="serve /healthz and /metrics on this port")
     serve.set_defaults(func=_serve)
 
     ask = sub.add_parser(
@@ -134,13 +158,34 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
             file=sys.stderr,
         )
         return 2
+    if settings.webhook_url and not settings.webhook_secret:
+        print(
+            "error: a webhook needs WEBHOOK_SECRET, which Telegram sends with every update so"
+            " that nobody else can post updates to the bot. Make one with"
+            ' `python3 -c "import secrets; print(secrets.token_urlsafe(32))"`.',
+            file=sys.stderr,
+        )
+        return 2
     # Telegram is only imported by the command that needs it.
     from bot.tg.app import ALLOWED_UPDATES, build_application
 
     if args.base_url:
         settings = dataclasses.replace(settings, base_url=args.base_url)
-    application = build_application(settings, load_library(args.corpus, settings))
-    application.run_polling(allowed_updates=ALLOWED_UPDATES)
+    if args.corpus:  # /reload and the corpus watcher read it again
+        settings = dataclasses.replace(settings, corpus=args.corpus)
+    application = build_application(settings, load_library(None, settings))
+    if settings.webhook_url:
+        application.run_webhook(
+            listen=settings.listen,
+            port=settings.port,
+            # The public address's path: a reverse proxy passes it on unchanged.
+            url_path=urlsplit(settings.webhook_url).path.strip("/"),
+            webhook_url=settings.webhook_url,
+            secret_token=settings.webhook_secret,
+            allowed_updates=ALLOWED_UPDATES,
+        )
+    else:
+        application.run_polling(allowed_updates=ALLOWED_UPDATES)
     return 0
 
 

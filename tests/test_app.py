@@ -6,7 +6,7 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 import pytest
@@ -31,15 +31,25 @@ QUESTION = "When does the Halo S4 go on sale?"
 class Bot:
     """``announcements-bot serve`` in its own process, polling the fake server."""
 
-    def __init__(self, server: FakeBotApiServer, data_dir: Path, crash: str | None = None) -> None:
+    def __init__(
+        self,
+        server: FakeBotApiServer,
+        data_dir: Path,
+        crash: str | None = None,
+        *,
+        options: Sequence[str] = (),
+        env: Mapping[str, str] | None = None,
+    ) -> None:
+        """Start the bot; ``options`` are more options of ``serve``, ``env`` more settings."""
         env = {
             **os.environ,
             "TELEGRAM_BOT_TOKEN": BOT_TOKEN,
             "DATA_DIR": str(data_dir),
             "CHANNELS": "@examplechannel",
             "NO_PROXY": "127.0.0.1",
+            **(env or {}),
         }
-        args = ["serve", "--corpus", str(DATA / "good"), "--base-url", server.base_url]
+        args = ["serve", "--corpus", str(DATA / "good"), "--base-url", server.base_url, *options]
         runner = ["-m", "tests.auxil.crash", crash] if crash else ["-m", "bot"]
         self.process = subprocess.Popen(
             [sys.executable, *runner, *args],

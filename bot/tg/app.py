@@ -26,6 +26,7 @@ from bot.core.phrases import COMMANDS
 from bot.store import Store
 from bot.tg import admin, handlers, inline
 from bot.tg.channels import ChannelList, StoringBot
+from bot.tg.metrics import METRICS, MeteredRequest, Metrics, serve_ops, stop_ops
 
 log = logging.getLogger(__name__)
 
@@ -60,12 +61,17 @@ def build_application(
         raise ValueError("a bot token is required")
     store = store or Store.open(settings.data_dir)
     channels = ChannelList(settings.channels)
+    metrics = Metrics(store)
     bot = StoringBot(
         settings.token,
         base_url=settings.base_url,
         # The sizes ApplicationBuilder would choose: many concurrent sends, one long poll.
-        request=request or HTTPXRequest(connection_pool_size=256),
-        get_updates_request=updates_request or request or HTTPXRequest(),
+        request=MeteredRequest(
+            request or HTTPXRequest(connection_pool_size=256), metrics.api_errors
+        ),
+        get_updates_request=MeteredRequest(
+            updates_request or request or HTTPXRequest(), metrics.api_errors
+        ),
         defaults=Defaults(parse_mode=ParseMode.HTML),
         rate_limiter=AIORateLimiter(),
         store=store,
@@ -77,6 +83,8 @@ def build_application(
     application.bot_data[handlers.LIBRARY] = library.replace(added=store.articles())
     application.bot_data[handlers.STORE] = store
     application.bot_data[handlers.CHANNELS] = channels
+    application.bot_data[METRICS] = metrics
+    metrics.library = lambda: application.bot_data.get(handlers.LIBRARY)
     add_handlers(application)
     admin.add_handlers(application, settings)
     return application
@@ -109,12 +117,22 @@ async def _post_init(application: App) -> None:
             [BotCommand(name, description) for name, description in commands],
             language_code=None if lang == "en" else lang,
         )
-    await admin.publish_commands(application.bot, application.bot_data[admin.SETTINGS].admin_ids)
+    settings: Settings = application.bot_data[admin.SETTINGS]
+    await admin.publish_commands(application.bot, settings.admin_ids)
+    if settings.metrics_port is not None:
+        port = serve_ops(
+            application.bot_data,
+            lambda: application.running,
+            settings.listen,
+            settings.metrics_port,
+        )
+        log.info("serving /healthz and /metrics on %s:%d", settings.listen, port)
     library: Library = application.bot_data[handlers.LIBRARY]
     log.info("serving %d announcements in %d passages", len(library), len(library.passages))
 
 
 async def _post_shutdown(application: App) -> None:
-    """Close the store."""
+    """Stop the /healthz and /metrics server, close the store."""
+    await stop_ops(application.bot_data)
     store: Store = application.bot_data[handlers.STORE]
     store.close()

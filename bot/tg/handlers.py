@@ -102,12 +102,10 @@ async def reply_answer(
     )
     if answer_id is not None:
         store_of(context).attach_message(answer_id, sent.chat_id, sent.message_id)
-    await metrics.question_done(
-        store_of(context),
-        message.chat_id,
-        question,
-        answered=result.answered,
-        seconds=time.perf_counter() - started,
+    seconds = time.perf_counter() - started
+    recorder: metrics.Metrics = context.bot_data[metrics.METRICS]
+    await recorder.question_done(
+        message.chat_id, question, answered=result.answered, seconds=seconds
     )
 
 
