@@ -24,7 +24,7 @@ from bot.config import Settings
 from bot.core.library import Library
 from bot.core.phrases import COMMANDS
 from bot.store import Store
-from bot.tg import admin, handlers, inline
+from bot.tg import admin, handlers, inline, jobs
 from bot.tg.channels import ChannelList, StoringBot
 from bot.tg.metrics import METRICS, MeteredRequest, Metrics, serve_ops, stop_ops
 
@@ -87,6 +87,7 @@ def build_application(
     metrics.library = lambda: application.bot_data.get(handlers.LIBRARY)
     add_handlers(application)
     admin.add_handlers(application, settings)
+    jobs.schedule(application, settings)
     return application
 
 
