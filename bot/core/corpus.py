@@ -89,18 +89,25 @@ def load_corpus(path: Path) -> Corpus:
     """Load every article under ``path`` (a folder, a ``.jsonl`` file or one text/HTML file)."""
     if not path.exists():
         return Corpus((), (Problem(str(path), "no such file or folder"),))
-    if path.is_dir():
-        files = sorted(
-            p
-            for p in path.rglob("*")
-            if p.is_file()
-            and p.suffix.lower() in SUFFIXES
-            and not any(part.startswith(".") for part in p.relative_to(path).parts)
-        )
-        root = path
-    else:
-        files = [path]
-        root = path.parent
+    return load_files(*corpus_files(path))
+
+
+def corpus_files(path: Path) -> tuple[Path, list[Path]]:
+    """The folder article ids are relative to, and the corpus files at ``path``, sorted."""
+    if not path.is_dir():
+        return path.parent, [path] if path.is_file() else []
+    files = sorted(
+        p
+        for p in path.rglob("*")
+        if p.is_file()
+        and p.suffix.lower() in SUFFIXES
+        and not any(part.startswith(".") for part in p.relative_to(path).parts)
+    )
+    return path, files
+
+
+def load_files(root: Path, files: Iterable[Path]) -> Corpus:
+    """Load the articles of ``files``, their ids relative to ``root``."""
     articles: list[Article] = []
     problems: list[Problem] = []
     seen: set[str] = set()

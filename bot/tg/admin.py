@@ -34,7 +34,7 @@ from bot.core.corpus import (
     parse_text,
 )
 from bot.core.phrases import ADMIN_COMMANDS, COMMANDS, text
-from bot.tg.changes import apply, change_library, corpus_change
+from bot.tg.changes import change_library, sync_corpus
 from bot.tg.handlers import language_of, library_of, store_of
 
 log = logging.getLogger(__name__)
@@ -221,9 +221,7 @@ async def reload(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     corpus = await asyncio.to_thread(load_corpus, settings_of(context).corpus)
     for problem in corpus.problems:
         log.warning("skipped %s", problem)
-    stored = await asyncio.to_thread(store_of(context).articles)
-    change = corpus_change(library_of(context), corpus.articles, [a.id for a in stored])
-    await apply(context.bot_data, change)
+    change = await sync_corpus(context.bot_data, corpus.articles)
     problems = (
         f" {len(corpus.problems)} files could not be read (see the log)." if corpus.problems else ""
     )

@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable, MutableMapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from typing import Any
 
 from bot.core.corpus import Article
 from bot.core.library import Library
-from bot.tg.handlers import LIBRARY
+from bot.store import Store
+from bot.tg.handlers import LIBRARY, STORE
 
 _LOCK = "library_lock"
 
@@ -52,7 +54,10 @@ async def change_library(
 
 
 def corpus_change(
-    library: Library, corpus: Sequence[Article], kept: Iterable[str], scope: set[str] | None = None
+    library: Library,
+    corpus: Sequence[Article],
+    kept: Iterable[str],
+    scope: AbstractSet[str] | None = None,
 ) -> Change:
     """What turns ``library`` into one with ``corpus`` as its corpus articles.
 
@@ -77,3 +82,16 @@ async def apply(bot_data: MutableMapping[Any, Any], change: Change) -> Library:
         library: Library = bot_data[LIBRARY]
         return library
     return await change_library(bot_data, [*change.added, *change.changed], change.removed)
+
+
+async def sync_corpus(
+    bot_data: MutableMapping[Any, Any],
+    corpus: Sequence[Article],
+    scope: AbstractSet[str] | None = None,
+) -> Change:
+    """Serve ``corpus`` as the corpus folder's articles (see :func:`corpus_change`)."""
+    store: Store = bot_data[STORE]
+    stored = await asyncio.to_thread(store.articles)
+    change = corpus_change(bot_data[LIBRARY], corpus, [a.id for a in stored], scope)
+    await apply(bot_data, change)
+    return change
