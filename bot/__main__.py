@@ -151,20 +151,20 @@ def load_library(path: Path | None, settings: Settings) -> Library:
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    problems = []
     if not settings.token:
-        print(
-            "error: TELEGRAM_BOT_TOKEN is not set. Create a bot with @BotFather, then"
-            " `export TELEGRAM_BOT_TOKEN=...` (or run `announcements-bot chat` to try it offline).",
-            file=sys.stderr,
+        problems.append(
+            "TELEGRAM_BOT_TOKEN is not set. Create a bot with @BotFather, then"
+            " `export TELEGRAM_BOT_TOKEN=...` (or run `announcements-bot chat` to try it offline)."
         )
-        return 2
     if settings.webhook_url and not settings.webhook_secret:
-        print(
-            "error: a webhook needs WEBHOOK_SECRET, which Telegram sends with every update so"
-            " that nobody else can post updates to the bot. Make one with"
-            ' `python3 -c "import secrets; print(secrets.token_urlsafe(32))"`.',
-            file=sys.stderr,
+        problems.append(
+            "a webhook needs WEBHOOK_SECRET, which Telegram sends with every update so that"
+            " nobody else can post updates to the bot. Make one with"
+            ' `python3 -c "import secrets; print(secrets.token_urlsafe(32))"`.'
         )
+    if problems:
+        print("error: " + "\nerror: ".join(problems), file=sys.stderr)
         return 2
     # Telegram is only imported by the command that needs it.
     from bot.tg.app import ALLOWED_UPDATES, build_application

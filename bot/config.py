@@ -24,6 +24,7 @@ TELEGRAM_BASE_URL = "https://api.telegram.org/bot"
 DEFAULT_FEED_INTERVAL = 15 * 60.0  # seconds: a newsroom publishes a few times a day at most
 DEFAULT_CORPUS_INTERVAL = 60.0  # seconds between two looks at the corpus folder
 DEFAULT_MAX_DOCUMENT_BYTES = 512 * 1024  # an announcement is a page or two, not a book
+DEFAULT_PORT = 8443  # one of the four ports Telegram sends webhooks to
 MIN_INTERVAL = 10.0  # shorter polls only load the feed's server and the disk
 # Telegram's rule for setWebhook's secret_token.
 _SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")
@@ -55,13 +56,8 @@ class Settings:
     webhook_url: str | None = None
     webhook_secret: str | None = field(default=None, repr=False)
     listen: str = "127.0.0.1"
-    port: int = 8443
+    port: int = DEFAULT_PORT
     metrics_port: int | None = None
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
-        """Read the settings from ``env`` (the process environment by default)."""
-        return cls.load(env)
 
     @classmethod
     def load(cls, env: Mapping[str, str] | None = None, path: Path | None = None) -> Settings:
@@ -82,6 +78,9 @@ class Settings:
                 values[attribute] = parse(value)
             except ValueError as exc:
                 problems.append(f"{key} {exc}, not {_shown(key, value)}")
+        port, metrics_port = values.get("port", DEFAULT_PORT), values.get("metrics_port")
+        if values.get("webhook_url") and metrics_port == port:
+            problems.append(f"METRICS_PORT must differ from PORT ({port}): the webhook uses it")
         if problems:
             raise ConfigError("invalid configuration:\n" + "\n".join(f"  {p}" for p in problems))
         return cls(**values)

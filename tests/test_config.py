@@ -122,3 +122,16 @@ def test_a_bad_config_file_exits_2_with_the_list(
     err = capsys.readouterr().err
     assert "PORT must be a whole number" in err
     assert "METRICS_PORT must be a whole number" in err
+
+
+def test_the_webhook_and_the_metrics_need_two_ports() -> None:
+    with pytest.raises(ConfigError, match="METRICS_PORT must differ from PORT"):
+        Settings.load({"WEBHOOK_URL": "https://bot.example.org/hook", "METRICS_PORT": "8443"})
+    assert Settings.load({"METRICS_PORT": "8443"}).metrics_port == 8443  # polling: no clash
+
+
+def test_serve_lists_every_missing_setting(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["serve", "--webhook-url", "https://bot.example.org/hook"]) == 2
+    err = capsys.readouterr().err
+    assert "TELEGRAM_BOT_TOKEN is not set" in err
+    assert "a webhook needs WEBHOOK_SECRET" in err
