@@ -16,7 +16,7 @@ from bot.tg.metrics import serve_ops, stop_ops
 from tests.auxil.bot_api import BOT_TOKEN, RecordingRequest, make_message_update
 from tests.auxil.fake_server import FakeBotApiServer
 from tests.conftest import feed
-from tests.test_app import Bot
+from tests.test_app import Bot, ask
 
 SECRET = "hook-secret_0123456789"
 HEADER = "X-Telegram-Bot-Api-Secret-Token"
@@ -125,11 +125,11 @@ def webhook_bot(fake_server: FakeBotApiServer, tmp_path: Path) -> Iterator[Webho
     bot.kill()
 
 
-async def wait_until_healthy(client: httpx.AsyncClient, bot: WebhookBot) -> None:
+async def wait_until_healthy(client: httpx.AsyncClient, bot: Bot, metrics_port: int) -> None:
     for _ in range(300):
         assert bot.process.poll() is None, bot.stop()
         try:
-            if (await client.get(f"http://127.0.0.1:{bot.metrics_port}/healthz")).is_success:
+            if (await client.get(f"http://127.0.0.1:{metrics_port}/healthz")).is_success:
                 return
         except httpx.TransportError:
             pass
@@ -140,7 +140,7 @@ async def wait_until_healthy(client: httpx.AsyncClient, bot: WebhookBot) -> None
 async def test_webhook_end_to_end_with_and_without_the_secret(
     fake_server: FakeBotApiServer, webhook_bot: WebhookBot, client: httpx.AsyncClient
 ) -> None:
-    await wait_until_healthy(client, webhook_bot)
+    await wait_until_healthy(client, webhook_bot, webhook_bot.metrics_port)
     registered = fake_server.sent("setWebhook")[-1]
     assert registered["url"] == webhook_bot.url
     assert registered["secret_token"] == SECRET
@@ -165,3 +165,25 @@ async def test_webhook_end_to_end_with_and_without_the_secret(
     assert webhook_bot.process.returncode == 0, stderr
     assert BOT_TOKEN not in stderr
     assert SECRET not in stderr
+
+
+@pytest.fixture
+def polling_bot(fake_server: FakeBotApiServer, tmp_path: Path) -> Iterator[tuple[Bot, int]]:
+    """``serve --metrics-port N`` with long polling; the bot and N."""
+    port = free_port()
+    bot = Bot(fake_server, tmp_path, options=["--metrics-port", str(port)])
+    yield bot, port
+    bot.kill()
+
+
+async def test_metrics_beside_long_polling(
+    fake_server: FakeBotApiServer, polling_bot: tuple[Bot, int], client: httpx.AsyncClient
+) -> None:
+    bot, port = polling_bot
+    await wait_until_healthy(client, bot, port)
+    assert "<b>last</b> crossing" in await ask(fake_server, "When is the last ferry?")
+    metrics = (await client.get(f"http://127.0.0.1:{port}/metrics")).text
+    assert metric(metrics, "announcements_bot_questions_total") == 1
+    assert metric(metrics, "announcements_bot_articles") == 7
+    stderr = bot.stop()
+    assert bot.process.returncode == 0, stderr

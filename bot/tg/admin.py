@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import PurePath
 from typing import Any
 
-from telegram import BotCommand, BotCommandScopeChat, Document, Message, Update
+from telegram import Bot, BotCommand, BotCommandScopeChat, Document, Message, Update
 from telegram.error import TelegramError
 from telegram.ext import Application, CommandHandler, ContextTypes, MessageHandler, filters
 
@@ -79,7 +79,7 @@ def add_handlers(
     )
 
 
-async def publish_commands(bot: Any, admin_ids: frozenset[int]) -> None:
+async def publish_commands(bot: Bot, admin_ids: frozenset[int]) -> None:
     """Show each admin the admin commands in their menu (a chat scope), in both languages."""
     for admin_id in sorted(admin_ids):
         for lang, commands in COMMANDS.items():
