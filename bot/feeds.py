@@ -119,9 +119,9 @@ def entry_article(feed_url: str, entry: Entry) -> Article | None:
     article_id = f"feed/{urlsplit(feed_url).hostname}/{digest}"
     title = " ".join(html.unescape(entry.title).split())
     try:
-        # The body is an HTML fragment; a <body> keeps the parser from mistaking its first
-        # heading for the page's title and dropping it.
-        text = parse_html(f"<body>{entry.html}</body>", article_id).text
+        # The body is an HTML fragment (plain text is one too): the corpus' parser drops its
+        # markup, scripts and styles, and an <h1> that opens it (the title again).
+        text = parse_html(entry.html, article_id).text
     except CorpusError:
         text = ""
     if not (title or text):

@@ -48,6 +48,11 @@ ATOM = """<?xml version="1.0" encoding="utf-8"?>
 </summary>
 </entry></feed>"""
 SAUNA_QUESTION = "When does the harbour sauna open?"
+LAUGHS = (
+    '<?xml version="1.0"?><!DOCTYPE rss [<!ENTITY l0 "lol">'
+    + "".join(f'<!ENTITY l{i} "{f"&l{i - 1};" * 10}">' for i in range(1, 10))
+    + "]><rss><channel><item><title>&l9;</title></item></channel></rss>"
+).encode()
 
 
 @dataclass
@@ -169,6 +174,7 @@ def test_an_entry_keeps_its_id_when_edited() -> None:
         (b"<rss><channel><item>", "not XML"),
         (b"<html><body>Moved</body></html>", "not an RSS or Atom feed"),
         (b"\x89PNG\r\n", "not XML"),
+        (LAUGHS, "amplification"),  # an entity-expansion bomb is refused, not expanded
     ],
 )
 def test_broken_feeds_are_errors(data: bytes, reason: str) -> None:
