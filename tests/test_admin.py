@@ -281,3 +281,17 @@ async def test_admins_get_the_admin_commands_in_their_menu(
     assert {"ask", "add", "delete", "reload", "stats", "unanswered"} <= names
     default = [c for c in calls if "scope" not in c]
     assert all("add" not in {c["command"] for c in d["commands"]} for d in default)
+
+
+async def test_admin_replies_follow_the_admin_s_language(
+    app: App, recording_request: RecordingRequest
+) -> None:
+    reply = await say(app, recording_request, "/add", language_code="zh-hans")
+    assert reply.startswith("未添加任何内容：请在 /add 后写上公告")
+    assert (await say(app, recording_request, "/stats", language_code="zh")).startswith(
+        "<b>统计</b>\n公告：7"
+    )
+    refusal = await say(
+        app, recording_request, "/stats", user_id=STRANGER, chat_id=STRANGER, language_code="zh"
+    )
+    assert refusal == "抱歉，只有机器人的管理员可以使用该命令。"

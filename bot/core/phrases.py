@@ -68,6 +68,68 @@ _TEXTS: dict[str, dict[Language, str]] = {
         "en": "Sorry, only the bot's administrators can use that command.",
         "zh": "抱歉，只有机器人的管理员可以使用该命令。",
     },
+    # Admin commands (bot/tg/admin.py). Values are escaped by the caller: these are HTML.
+    "add_refused": {"en": "Nothing was added: {reason}", "zh": "未添加任何内容：{reason}"},
+    "add_usage": {
+        "en": (
+            "Put the announcement after /add (its first line is the title), reply /add to a"
+            " message, or send a .txt, .md or .html document with /add as its caption."
+        ),
+        "zh": "请在 /add 后写上公告（第一行为标题），或用 /add 回复一条消息，"
+        "或发送以 /add 为说明的 .txt、.md 或 .html 文件。",
+    },
+    "add_too_large": {
+        "en": "it is too large (more than {limit} bytes).",
+        "zh": "内容过大（超过 {limit} 字节）。",
+    },
+    "add_file_type": {
+        "en": "only .txt, .md or .html documents can be added.",
+        "zh": "只能添加 .txt、.md 或 .html 文件。",
+    },
+    "add_binary": {
+        "en": "the document is not text (it holds binary data).",
+        "zh": "该文件不是文本（含有二进制数据）。",
+    },
+    "add_encoding": {
+        "en": "the document is not UTF-8 text (byte {byte}).",
+        "zh": "该文件不是 UTF-8 文本（第 {byte} 字节）。",
+    },
+    "add_unreadable": {"en": "{reason}.", "zh": "{reason}。"},
+    "added": {
+        "en": "Added <b>{title}</b>, searchable now. /delete {id} removes it.",
+        "zh": "已添加《<b>{title}</b>》，现在即可检索。发送 /delete {id} 可删除。",
+    },
+    "delete_unknown": {
+        "en": "No announcement has the id {id}. Send /delete followed by an id;"
+        " /sources lists the announcements.",
+        "zh": "没有编号为 {id} 的公告。请发送 /delete 加编号；/sources 列出所有公告。",
+    },
+    "deleted": {"en": "Deleted <b>{title}</b> ({id}).", "zh": "已删除《<b>{title}</b>》（{id}）。"},
+    "deleted_corpus": {
+        "en": " It comes from the corpus folder: delete its file too, or it returns.",
+        "zh": "该公告来自公告文件夹：请同时删除其文件，否则它会再次出现。",
+    },
+    "reloaded": {
+        "en": "Reloaded the corpus folder: {added} added, {changed} changed, {removed} removed.",
+        "zh": "已重新读取公告文件夹：新增 {added}，修改 {changed}，删除 {removed}。",
+    },
+    "reload_problems": {
+        "en": " {count} files could not be read (see the log).",
+        "zh": "{count} 个文件无法读取（见日志）。",
+    },
+    "stats": {
+        "en": "<b>Statistics</b>\nArticles: {articles}\nPassages: {passages}\n"
+        "Index: {terms} terms\nQuestions today: {questions}",
+        "zh": "<b>统计</b>\n公告：{articles}\n段落：{passages}\n索引：{terms} 个词项\n"
+        "今日提问：{questions}",
+    },
+    "stats_shares": {
+        "en": " (answered {answered}%, declined {declined}%)\nMedian answer time: {ms} ms",
+        "zh": "（已回答 {answered}%，未能回答 {declined}%）\n回答时间中位数：{ms} 毫秒",
+    },
+    "stats_feedback": {"en": "Feedback: 👍 {up} / 👎 {down}", "zh": "反馈：👍 {up} / 👎 {down}"},
+    "unanswered": {"en": "<b>Recently declined questions</b>", "zh": "<b>最近未能回答的问题</b>"},
+    "unanswered_none": {"en": "No declined questions yet.", "zh": "目前还没有未能回答的问题。"},
     "error": {
         "en": "Sorry, something went wrong while answering. Please try again.",
         "zh": "抱歉，回答时出错了，请稍后再试。",

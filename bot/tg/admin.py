@@ -50,7 +50,12 @@ Handler = Callable[[Update, ContextTypes.DEFAULT_TYPE], Coroutine[Any, Any, None
 
 
 class BadInput(ValueError):
-    """What /add was given cannot become an announcement; the message says why."""
+    """What /add was given cannot become an announcement: the fixed text that says why."""
+
+    def __init__(self, key: str, **values: object) -> None:
+        super().__init__(key)
+        self.key = key
+        self.values = values
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,19 +129,20 @@ async def add(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     assert message is not None  # admin_only checked it and the user
     assert message.from_user is not None
     limit = settings_of(context).max_document_bytes
+    lang = language_of(update)
     try:
         upload = await _upload(message, limit)
         article = _article(upload, f"admin/{message.chat_id}-{message.message_id}", message)
     except BadInput as exc:
-        await message.reply_text(f"Nothing was added: {escape(str(exc))}")
+        reason = text(exc.key, lang, **{k: escape(str(v)) for k, v in exc.values.items()})
+        await message.reply_text(text("add_refused", lang, reason=reason))
         return
     store = store_of(context)
     await asyncio.to_thread(store.save_article, article, origin=f"admin:{message.from_user.id}")
     await change_library(context.bot_data, added=[article])
     log.info("admin %s added %s: %s", message.from_user.id, article.id, article.title)
     await message.reply_text(
-        f"Added <b>{escape(article.title)}</b>, searchable now. "
-        f"/delete {escape(article.id)} removes it."
+        text("added", lang, title=escape(article.title), id=escape(article.id))
     )
 
 
@@ -151,31 +157,28 @@ async def _upload(message: Message, limit: int) -> Upload:
     if not content and replied is not None:
         content = (replied.text or replied.caption or "").strip()
     if not content:
-        raise BadInput(
-            "Put the announcement after /add (its first line is the title), reply /add to a"
-            " message, or send a .txt, .md or .html document with /add as its caption."
-        )
+        raise BadInput("add_usage")
     if len(content.encode()) > limit:
-        raise BadInput(f"the text is too large (more than {limit} bytes).")
+        raise BadInput("add_too_large", limit=limit)
     return Upload(content, ".txt")
 
 
 async def _document(document: Document, limit: int) -> Upload:
     suffix = PurePath(document.file_name or "").suffix.lower()
     if suffix not in DOCUMENT_SUFFIXES:
-        raise BadInput("only .txt, .md or .html documents can be added.")
+        raise BadInput("add_file_type")
     if document.file_size is not None and document.file_size > limit:
-        raise BadInput(f"the document is too large (more than {limit} bytes).")
+        raise BadInput("add_too_large", limit=limit)
     file = await document.get_file()
     data = bytes(await file.download_as_bytearray())
     if len(data) > limit:  # file_size is the sender's word; the bytes are the truth
-        raise BadInput(f"the document is too large (more than {limit} bytes).")
+        raise BadInput("add_too_large", limit=limit)
     if b"\0" in data:
-        raise BadInput("the document is not text (it holds binary data).")
+        raise BadInput("add_binary")
     try:
         content = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise BadInput(f"the document is not UTF-8 text (byte {exc.start}).") from None
+        raise BadInput("add_encoding", byte=exc.start) from None
     return Upload(content, suffix)
 
 
@@ -187,7 +190,7 @@ def _article(upload: Upload, article_id: str, message: Message) -> Article:
         else:
             article = parse_text(upload.content, article_id, markdown=upload.suffix != ".txt")
     except CorpusError as exc:
-        raise BadInput(f"{exc}.") from None
+        raise BadInput("add_unreadable", reason=exc) from None
     if article.date is None:
         article = dataclasses.replace(article, date=message.date.date())
     return article
@@ -200,18 +203,17 @@ async def delete(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Remove an announcement from the answers and from the store."""
     message = update.effective_message
     assert message is not None
+    lang = language_of(update)
     article_id = " ".join(context.args or [])
     found = {a.id: a for a in library_of(context).articles}.get(article_id)
     if found is None:
-        await message.reply_text(
-            f"No announcement has the id {escape(article_id or '(none)')}. "
-            "Send /delete followed by an id; /sources lists the announcements."
-        )
+        await message.reply_text(text("delete_unknown", lang, id=escape(article_id or "—")))
         return
     stored = await asyncio.to_thread(store_of(context).delete_article, article_id)
     await change_library(context.bot_data, removed=[article_id])
-    note = "" if stored else " It comes from the corpus folder: delete its file too, or it returns."
-    await message.reply_text(f"Deleted <b>{escape(found.title)}</b> ({escape(article_id)}).{note}")
+    note = "" if stored else text("deleted_corpus", lang)
+    deleted = text("deleted", lang, title=escape(found.title), id=escape(article_id))
+    await message.reply_text(deleted + note)
 
 
 async def reload(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -222,13 +224,17 @@ async def reload(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     for problem in corpus.problems:
         log.warning("skipped %s", problem)
     change = await sync_corpus(context.bot_data, corpus.articles)
-    problems = (
-        f" {len(corpus.problems)} files could not be read (see the log)." if corpus.problems else ""
+    lang = language_of(update)
+    reply = text(
+        "reloaded",
+        lang,
+        added=len(change.added),
+        changed=len(change.changed),
+        removed=len(change.removed),
     )
-    await message.reply_text(
-        f"Reloaded the corpus folder: {len(change.added)} added, {len(change.changed)} changed,"
-        f" {len(change.removed)} removed.{problems}"
-    )
+    if corpus.problems:
+        reply += text("reload_problems", lang, count=len(corpus.problems))
+    await message.reply_text(reply)
 
 
 # --- /stats, /unanswered -----------------------------------------------------------------------
@@ -243,19 +249,21 @@ async def stats(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     midnight = dt.datetime.now(dt.UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     today = await asyncio.to_thread(store.question_stats, midnight)
     up, down = await asyncio.to_thread(store.feedback_totals)
-    lines = [
-        "<b>Statistics</b>",
-        f"Articles: {len(library.articles)}",
-        f"Passages: {len(library.passages)}",
-        f"Index: {len(library.index.vocabulary)} terms",
-        f"Questions today: {today.questions}",
-    ]
+    lang = language_of(update)
+    reply = text(
+        "stats",
+        lang,
+        articles=len(library.articles),
+        passages=len(library.passages),
+        terms=len(library.index.vocabulary),
+        questions=today.questions,
+    )
     if today.questions:
         answered = round(100 * today.answered / today.questions)
-        lines[-1] += f" (answered {answered}%, declined {100 - answered}%)"
-        lines.append(f"Median answer time: {1000 * (today.median_seconds or 0):.0f} ms")
-    lines.append(f"Feedback: 👍 {up} / 👎 {down}")
-    await message.reply_text("\n".join(lines))
+        ms = round(1000 * (today.median_seconds or 0))
+        reply += text("stats_shares", lang, answered=answered, declined=100 - answered, ms=ms)
+    reply += "\n" + text("stats_feedback", lang, up=up, down=down)
+    await message.reply_text(reply)
 
 
 async def unanswered(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -263,9 +271,10 @@ async def unanswered(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
     message = update.effective_message
     assert message is not None
     questions = await asyncio.to_thread(store_of(context).unanswered, UNANSWERED)
+    lang = language_of(update)
     if not questions:
-        await message.reply_text("No declined questions yet.")
+        await message.reply_text(text("unanswered_none", lang))
         return
-    lines = ["<b>Recently declined questions</b>"]
+    lines = [text("unanswered", lang)]
     lines += [f"• {escape(q.question)}" for q in questions]
     await message.reply_text(fit_message("\n".join(lines)))
