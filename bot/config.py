@@ -126,8 +126,10 @@ def _shown(key: str, value: object) -> str:
 def _toml_value(value: object) -> str:
     if isinstance(value, bool | int | float):
         return str(value)
-    if isinstance(value, tuple | frozenset):
-        return "[" + ", ".join(_toml_value(v) for v in sorted(value, key=str)) + "]"
+    if isinstance(value, frozenset):
+        return _toml_value(tuple(sorted(value)))
+    if isinstance(value, tuple):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
     return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
@@ -150,11 +152,12 @@ def _items(value: object) -> list[str]:
 def _whole(minimum: int, maximum: int | None = None) -> Callable[[object], int]:
     def parse(value: object) -> int:
         text = str(value).strip()
-        if isinstance(value, bool) or not text.isdigit() or int(text) < minimum:
+        number = int(text) if text.isdigit() and not isinstance(value, bool) else minimum - 1
+        if maximum is None and number < minimum:
             raise ValueError(f"must be a whole number >= {minimum}")
-        if maximum is not None and int(text) > maximum:
+        if maximum is not None and not minimum <= number <= maximum:
             raise ValueError(f"must be a whole number from {minimum} to {maximum}")
-        return int(text)
+        return number
 
     return parse
 

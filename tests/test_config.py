@@ -100,7 +100,7 @@ def test_config_command_masks_the_token_and_the_secret(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     path = tmp_path / "bot.toml"
-    path.write_text('webhook_secret = "file-secret"\nadmin_ids = [5]\n')
+    path.write_text('webhook_secret = "file-secret"\nadmin_ids = [10, 9]\n')
     monkeypatch.setenv("TELEGRAM_BOT_TOKEN", TOKEN)
     assert main(["--config", str(path), "config"]) == 0
     out = capsys.readouterr().out
@@ -108,7 +108,7 @@ def test_config_command_masks_the_token_and_the_secret(
     assert "file-secret" not in out
     assert 'telegram_bot_token = "********"' in out
     assert 'webhook_secret = "********"' in out
-    assert "admin_ids = [5]" in out
+    assert "admin_ids = [9, 10]" in out
     assert "feed_interval = 900.0" in out
     assert "# webhook_url is not set" in out
 
