@@ -10,17 +10,19 @@ the expat it is built on (2.4.1 and later, bundled with Python 3.11) refuses ent
 bombs; a feed is also read only up to ``max_bytes``. A feed that fails (network, HTTP status,
 timeout, size, XML) is logged once when it starts failing and once when it works again, counted,
 and read again only after a back-off that doubles with each failure, up to ``MAX_BACKOFF`` polls.
+The feeds are read concurrently, with conditional requests (``ETag``, ``Last-Modified``), and
+parsed in a thread: a big feed's XML and HTML take CPU time the event loop can't spare.
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import email.utils
 import hashlib
 import html
 import logging
 import ssl
-import time
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -167,32 +169,34 @@ class FeedReader:
         return httpx.AsyncClient(timeout=self._timeout, follow_redirects=True, verify=self._ssl)
 
     async def poll(self) -> list[tuple[str, Article]]:
-        """Read every feed due; return (feed address, article) for each entry read."""
-        found: list[tuple[str, Article]] = []
+        """Read every feed due, all at once; return (feed address, article) for each entry."""
         async with self._client() as client:
-            for url in self.urls:
-                state = self._state[url]
-                if state.skip:
-                    state.skip -= 1
-                    continue
-                started = time.monotonic()
-                try:
-                    entries = await self._read(client, url, state)
-                except FeedError as exc:
-                    self._failed(url, state, str(exc))
-                    continue
-                if state.failures:
-                    log.info("feed %s works again after %d failures", url, state.failures)
-                state.failures = 0
-                log.debug("read feed %s in %.2f s", url, time.monotonic() - started)
-                for entry in entries:
-                    article = entry_article(url, entry)
-                    if article is not None:
-                        found.append((url, article))
-        return found
+            found = await asyncio.gather(*(self._poll_one(client, url) for url in self.urls))
+        return [item for items in found for item in items]
 
-    async def _read(self, client: httpx.AsyncClient, url: str, state: _FeedState) -> list[Entry]:
-        """The feed's entries; [] when it has not changed since the last read (HTTP 304)."""
+    async def _poll_one(self, client: httpx.AsyncClient, url: str) -> list[tuple[str, Article]]:
+        state = self._state[url]
+        if state.skip:
+            state.skip -= 1
+            return []
+        try:
+            data, etag, modified = await self._fetch(client, url, state)
+            # Parsing a big feed takes CPU time: off the event loop.
+            articles = [] if data is None else await asyncio.to_thread(_articles, url, data)
+        except FeedError as exc:
+            self._failed(url, state, str(exc))
+            return []
+        if state.failures:
+            log.info("feed %s works again after %d failures", url, state.failures)
+        state.failures = 0
+        if data is not None:  # validators of a feed that parsed: a 304 means "still these"
+            state.etag, state.modified = etag, modified
+        return [(url, article) for article in articles]
+
+    async def _fetch(
+        self, client: httpx.AsyncClient, url: str, state: _FeedState
+    ) -> tuple[bytes | None, str | None, str | None]:
+        """The feed's bytes (None if unchanged since the last read: HTTP 304) and validators."""
         headers = {}
         if state.etag:
             headers["If-None-Match"] = state.etag
@@ -201,7 +205,7 @@ class FeedReader:
         try:
             async with client.stream("GET", url, headers=headers) as response:
                 if response.status_code == httpx.codes.NOT_MODIFIED:
-                    return []
+                    return None, state.etag, state.modified
                 if response.status_code != httpx.codes.OK:
                     raise FeedError(f"HTTP status {response.status_code}")
                 data = bytearray()
@@ -209,10 +213,11 @@ class FeedReader:
                     data += chunk
                     if len(data) > self._max_bytes:
                         raise FeedError(f"larger than {self._max_bytes} bytes")
-                entries = parse_feed(bytes(data))
-                state.etag = response.headers.get("ETag")
-                state.modified = response.headers.get("Last-Modified")
-                return entries
+                return (
+                    bytes(data),
+                    response.headers.get("ETag"),
+                    response.headers.get("Last-Modified"),
+                )
         except httpx.TimeoutException:
             raise FeedError(f"no answer within {self._timeout:g} s") from None
         except httpx.HTTPError as exc:
@@ -226,3 +231,8 @@ class FeedReader:
             log.debug("feed %s still failing: %s", url, reason)
         state.failures += 1
         state.skip = min(2 ** (state.failures - 1), MAX_BACKOFF) - 1
+
+
+def _articles(url: str, data: bytes) -> list[Article]:
+    """The announcements of a feed document (blocking: parses XML and HTML)."""
+    return [a for entry in parse_feed(data) if (a := entry_article(url, entry)) is not None]

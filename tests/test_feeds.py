@@ -60,14 +60,16 @@ class Route:
     body: bytes
     status: int = 200
     delay: float = 0.0
+    etag: str | None = None  # sent, and answered with 304 when the client sends it back
 
 
 class FeedServer:
-    """Feeds over HTTP on 127.0.0.1; tests set ``routes[path]`` and read ``hits[path]``."""
+    """Feeds over HTTP on 127.0.0.1; tests set ``routes[path]``, read ``hits`` and ``statuses``."""
 
     def __init__(self) -> None:
         self.routes: dict[str, Route] = {}
         self.hits: dict[str, int] = {}
+        self.statuses: list[int] = []
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -75,8 +77,13 @@ class FeedServer:
                 route = server.routes.get(self.path, Route(b"not found", 404))
                 server.hits[self.path] = server.hits.get(self.path, 0) + 1
                 time.sleep(route.delay)
+                if route.etag and self.headers.get("If-None-Match") == route.etag:
+                    route = Route(b"", 304)
+                server.statuses.append(route.status)
                 try:
                     self.send_response(route.status)
+                    if route.etag:
+                        self.send_header("ETag", route.etag)
                     self.send_header("Content-Type", "application/rss+xml")
                     self.send_header("Content-Length", str(len(route.body)))
                     self.end_headers()
@@ -246,10 +253,11 @@ async def test_new_repeated_and_edited_entries(
     [
         (Route(b"<rss><channel><item>"), "not XML"),
         (Route(b"oops", status=500), "HTTP status 500"),
+        (Route(b""), "not XML"),
         (Route(rss(SAUNA_ITEM.format(day=5)), delay=1.0), "no answer within 0.3 s"),
         (Route(rss(*[MARKET_ITEM] * 200)), "larger than 20000 bytes"),
     ],
-    ids=["broken", "server-error", "slow", "huge"],
+    ids=["broken", "server-error", "empty", "slow", "huge"],
 )
 async def test_a_failing_feed_is_logged_once_backs_off_and_recovers(
     app: App,
@@ -284,3 +292,16 @@ async def test_a_failing_feed_is_logged_once_backs_off_and_recovers(
             break
     assert any("works again" in r.getMessage() for r in caplog.records)
     assert "Harbour sauna opens" in {a.title for a in app.bot_data["library"].articles}
+
+
+async def test_an_unchanged_feed_is_not_downloaded_again(app: App, server: FeedServer) -> None:
+    server.routes["/rss"] = Route(rss(SAUNA_ITEM.format(day=5)), etag='"v1"')
+    server.routes["/atom"] = Route(ATOM.encode())
+    reader = reader_of(app)
+    assert len(await read_feeds(app.bot_data, reader)) == 2
+    library = app.bot_data["library"]
+    assert await read_feeds(app.bot_data, reader) == []
+    assert server.hits["/rss"] == 2
+    assert server.statuses.count(304) == 1  # the RSS feed, which sends an ETag
+    assert app.bot_data["library"] is library
+    assert errors(app) == 0
