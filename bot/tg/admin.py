@@ -132,7 +132,10 @@ async def add(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     lang = language_of(update)
     try:
         upload = await _upload(message, limit)
-        article = _article(upload, f"admin/{message.chat_id}-{message.message_id}", message)
+        # Parsing up to MAX_DOCUMENT_BYTES of HTML takes CPU time: off the event loop.
+        article = await asyncio.to_thread(
+            _article, upload, f"admin/{message.chat_id}-{message.message_id}", message.date.date()
+        )
     except BadInput as exc:
         reason = text(exc.key, lang, **{k: escape(str(v)) for k, v in exc.values.items()})
         await message.reply_text(text("add_refused", lang, reason=reason))
@@ -182,7 +185,7 @@ async def _document(document: Document, limit: int) -> Upload:
     return Upload(content, suffix)
 
 
-def _article(upload: Upload, article_id: str, message: Message) -> Article:
+def _article(upload: Upload, article_id: str, today: dt.date) -> Article:
     """Parse the upload; an undated announcement takes the day it was added."""
     try:
         if upload.suffix in HTML_SUFFIXES:
@@ -192,7 +195,7 @@ def _article(upload: Upload, article_id: str, message: Message) -> Article:
     except CorpusError as exc:
         raise BadInput("add_unreadable", reason=exc) from None
     if article.date is None:
-        article = dataclasses.replace(article, date=message.date.date())
+        article = dataclasses.replace(article, date=today)
     return article
 
 
