@@ -14,8 +14,8 @@ from typing import Any, TextIO
 from bot.config import ConfigError, Settings
 from bot.core.analysis import tokenize
 from bot.core.answer import Answer, answer, render_html, render_plain
-from bot.core.corpus import load_corpus
 from bot.core.library import Hit, Library
+from bot.loading import library_builder, load_library
 
 log = logging.getLogger("bot")
 
@@ -90,14 +90,6 @@ def _configure_logging(level: str) -> None:
     )
     # httpx logs every request URL at INFO, and Bot API URLs contain the bot token.
     logging.getLogger("httpx").setLevel(logging.WARNING)
-
-
-def load_library(path: Path | None, settings: Settings) -> Library:
-    """Load the corpus, report the files that failed, and build the library."""
-    corpus = load_corpus(path or settings.corpus)
-    for problem in corpus.problems:
-        log.warning("skipped %s", problem)
-    return Library(corpus.articles, passage_chars=settings.passage_chars)
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
@@ -183,11 +175,16 @@ def _hits_json(hits: list[Hit]) -> list[dict[str, Any]]:
     ]
 
 
-def _eval(args: argparse.Namespace, _settings: Settings) -> int:
+def _eval(args: argparse.Namespace, settings: Settings) -> int:
     from bot.evaluate import format_table, run_eval
 
     try:
-        report, declined = run_eval(args.data, limit=args.limit, offtopic=args.offtopic)
+        report, declined = run_eval(
+            args.data,
+            limit=args.limit,
+            offtopic=args.offtopic,
+            build=library_builder(settings),
+        )
     except (OSError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

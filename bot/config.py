@@ -28,6 +28,7 @@ class Settings:
     channels: tuple[str, ...] = ()
     passage_chars: int = DEFAULT_PASSAGE_CHARS
     log_level: str = "INFO"
+    semantic: bool = True  # the semantic stage (SEMANTIC=off: a purely lexical bot)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -37,6 +38,9 @@ class Settings:
         if not passage_chars.isdigit() or int(passage_chars) < 100:
             raise ConfigError(f"PASSAGE_CHARS must be a whole number >= 100, not {passage_chars!r}")
         channels = env.get("CHANNELS", "").replace(",", " ").split()
+        semantic = env.get("SEMANTIC", "on").strip().casefold() or "on"
+        if semantic not in _SWITCH:
+            raise ConfigError(f"SEMANTIC must be on or off, not {semantic!r}")
         return cls(
             token=env.get("TELEGRAM_BOT_TOKEN", "").strip() or None,
             corpus=Path(env["CORPUS"]) if env.get("CORPUS") else REPO_CORPUS,
@@ -45,4 +49,8 @@ class Settings:
             channels=tuple(channels),
             passage_chars=int(passage_chars),
             log_level=env.get("LOG_LEVEL", "INFO").upper(),
+            semantic=_SWITCH[semantic],
         )
+
+
+_SWITCH = {"on": True, "off": False, "true": True, "false": False, "1": True, "0": False}

@@ -54,10 +54,17 @@ def library(good_dir: Path) -> Library:
 
 
 @pytest.fixture
-def no_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Clear the bot's environment variables so a developer's shell can't change a test."""
-    for name in ("TELEGRAM_BOT_TOKEN", "CORPUS", "TELEGRAM_BASE_URL", "DATA_DIR", "CHANNELS"):
+def no_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Clear the bot's environment variables so a developer's shell can't change a test.
+
+    The commands run lexical (SEMANTIC=off) unless a test says otherwise: embedding the corpus
+    again in every test's fresh data directory would cost seconds each, and the semantic stage
+    has tests of its own. DATA_DIR is the test's own folder, never the checkout's ./data.
+    """
+    for name in ("TELEGRAM_BOT_TOKEN", "CORPUS", "TELEGRAM_BASE_URL", "CHANNELS", "LOG_LEVEL"):
         monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("SEMANTIC", "off")
 
 
 @pytest.fixture
