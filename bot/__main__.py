@@ -16,6 +16,7 @@ from bot.core.analysis import tokenize
 from bot.core.answer import Answer, answer, render_html, render_plain
 from bot.core.corpus import load_corpus
 from bot.core.library import Hit, Library
+from bot.logs import Redactor, configure_logging, token_secrets
 
 log = logging.getLogger("bot")
 
@@ -28,7 +29,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    _configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.token)
     command: Any = args.func
     code: int = command(args, settings)
     return code
@@ -84,14 +85,6 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _configure_logging(level: str) -> None:
-    logging.basicConfig(
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=level, stream=sys.stderr
-    )
-    # httpx logs every request URL at INFO, and Bot API URLs contain the bot token.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-
-
 def load_library(path: Path | None, settings: Settings) -> Library:
     """Load the corpus, report the files that failed, and build the library."""
     corpus = load_corpus(path or settings.corpus)
@@ -109,13 +102,30 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         )
         return 2
     # Telegram is only imported by the command that needs it.
+    from telegram.error import InvalidToken
+
     from bot.tg.app import ALLOWED_UPDATES, build_application
 
     if args.base_url:
         settings = dataclasses.replace(settings, base_url=args.base_url)
     application = build_application(settings, load_library(args.corpus, settings))
-    application.run_polling(allowed_updates=ALLOWED_UPDATES)
+    try:
+        application.run_polling(allowed_updates=ALLOWED_UPDATES)
+    except InvalidToken as exc:
+        return _fail(
+            settings,
+            "Telegram rejected TELEGRAM_BOT_TOKEN (or TELEGRAM_BASE_URL is not a Bot API):"
+            f" {exc}. Check the token with @BotFather.",
+        )
     return 0
+
+
+def _fail(settings: Settings, message: str) -> int:
+    """Report a start-up failure in one line (the traceback only at DEBUG); exit code 2."""
+    log.debug("start-up failed", exc_info=True)
+    redactor = Redactor(token_secrets(settings.token))
+    print(f"error: {redactor.redact(message)}", file=sys.stderr)
+    return 2
 
 
 def answer_json(result: Answer) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from bot.core.library import Library
 from bot.tg.app import App, build_application
 from tests.auxil.bot_api import BOT_TOKEN, JSONDict, RecordingRequest
 from tests.auxil.fake_server import FakeBotApiServer
+from tests.auxil.serving import Bot
 
 DATA = Path(__file__).parent / "data"
 REPO = Path(__file__).resolve().parent.parent
@@ -101,3 +102,12 @@ def fake_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeBotApiServer]:
     monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
     with FakeBotApiServer() as server:
         yield server
+
+
+@pytest.fixture
+def bots() -> Iterator[list[Bot]]:
+    """The bots (``serve`` processes) a test starts; each is killed at the end if still running."""
+    started: list[Bot] = []
+    yield started
+    for bot in started:
+        bot.kill()

@@ -1,0 +1,72 @@
+"""Logging for the command line: one format, and no secret in any record.
+
+The bot token is a password, yet it sits in every Bot API URL (``…/bot<token>/sendMessage``), and
+libraries put it in their own records: PTB logs ``Set Bot API URL: …/bot<token>`` at DEBUG and
+names a rejected token in ``InvalidToken``; httpx logs request URLs at INFO and its exceptions
+carry them. Silencing loggers one by one would miss the next library, so :class:`Redactor` sits
+on the root handlers and rewrites every record that reaches them, whichever logger and level it
+came from: the formatted message, the exception text and the stack.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Iterable
+
+MASK = "<token>"
+
+FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+class Redactor(logging.Filter):
+    """A handler filter that replaces each secret by :data:`MASK` in every record."""
+
+    def __init__(self, secrets: Iterable[str]) -> None:
+        super().__init__()
+        # Longest first, so the whole token is masked before the part of it that is a secret.
+        self._secrets = sorted({s for s in secrets if s}, key=len, reverse=True)
+        # Only formats exceptions and stacks: the handler's own formatter still formats the rest.
+        self._formatter = logging.Formatter()
+
+    def redact(self, text: str) -> str:
+        for secret in self._secrets:
+            text = text.replace(secret, MASK)
+        return text
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not self._secrets:
+            return True
+        # The message is formatted here once; args are dropped so no handler formats them again.
+        try:
+            message = record.getMessage()
+        except (TypeError, ValueError):  # arguments that don't fit the format: keep both
+            message = f"{record.msg} {record.args!r}"
+        record.msg = self.redact(message)
+        record.args = None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self._formatter.formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = self.redact(record.exc_text)
+        if record.stack_info:
+            record.stack_info = self.redact(record.stack_info)
+        return True
+
+
+def token_secrets(token: str | None) -> list[str]:
+    """What to hide of a bot token: all of it, and its secret half after the bot id."""
+    if not token:
+        return []
+    _, _, secret = token.partition(":")
+    return [token, secret] if len(secret) >= 8 else [token]
+
+
+def configure_logging(level: str, token: str | None) -> Redactor:
+    """Log to standard error at ``level``, with ``token`` masked in every record."""
+    logging.basicConfig(format=FORMAT, level=level, stream=sys.stderr)
+    redactor = Redactor(token_secrets(token))
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(redactor)
+    # httpx logs every request at INFO: masked now, but one line per Bot API call is noise.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    return redactor
