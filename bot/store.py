@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import secrets
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
@@ -86,10 +87,22 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         ) WITHOUT ROWID
         """,
     ),
+    # 3: a random token per answer, the id its buttons carry: sequential ids can be guessed, and
+    # a guessed id would open another chat's answer. Older answers keep no token; their buttons
+    # say "no longer available".
+    (
+        "ALTER TABLE answers ADD COLUMN token TEXT",
+        "CREATE UNIQUE INDEX answers_token ON answers (token)",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
 _ARTICLE_COLUMNS = "id, title, text, date, url, lang, tags"
+_ANSWER_COLUMNS = ", ".join(
+    f"answers.{name}"
+    for name in ("id", "chat_id", "question", "context", "source_ids", "created", "token")
+)
+TOKEN_BYTES = 12  # 96 random bits, 16 characters: never guessed, and short in callback data
 
 
 class StoreError(RuntimeError):
@@ -106,6 +119,7 @@ class AnswerRecord:
     context: str  # the earlier question a follow-up refers to, "" if none
     source_ids: tuple[str, ...]
     created: dt.datetime  # UTC, timezone-aware
+    token: str = ""  # what the answer's buttons carry; "" for answers stored before schema 3
 
 
 class Store:
@@ -208,14 +222,30 @@ class Store:
     # --- Answers and feedback ------------------------------------------------------------------
 
     def record_answer(
-        self, *, chat_id: int, question: str, context: str = "", source_ids: Sequence[str] = ()
+        self,
+        *,
+        chat_id: int,
+        question: str,
+        context: str = "",
+        source_ids: Sequence[str] = (),
+        token: str | None = None,
     ) -> int:
-        """Remember an answer about to be sent; returns its id, a small positive integer."""
+        """Remember an answer; returns its id, a small positive integer.
+
+        ``token`` (a fresh :func:`new_token` by default) is what the answer's buttons carry.
+        """
         with self._writing() as conn:
             cursor = conn.execute(
-                "INSERT INTO answers (chat_id, question, context, source_ids, created)"
-                " VALUES (?, ?, ?, ?, ?)",
-                (chat_id, question, context, json.dumps(list(source_ids)), _now()),
+                "INSERT INTO answers (chat_id, question, context, source_ids, created, token)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    chat_id,
+                    question,
+                    context,
+                    json.dumps(list(source_ids)),
+                    _now(),
+                    token or new_token(),
+                ),
             )
             assert cursor.lastrowid is not None  # an INSERT into a rowid table always sets it
             return cursor.lastrowid
@@ -237,9 +267,15 @@ class Store:
     def get_answer(self, answer_id: int) -> AnswerRecord | None:
         with self._reading() as conn:
             row = conn.execute(
-                "SELECT id, chat_id, question, context, source_ids, created FROM answers"
-                " WHERE id = ?",
-                (answer_id,),
+                f"SELECT {_ANSWER_COLUMNS} FROM answers WHERE id = ?", (answer_id,)
+            ).fetchone()
+        return _answer(row) if row else None
+
+    def answer_by_token(self, token: str) -> AnswerRecord | None:
+        """The answer whose buttons carry ``token``."""
+        with self._reading() as conn:
+            row = conn.execute(
+                f"SELECT {_ANSWER_COLUMNS} FROM answers WHERE token = ?", (token,)
             ).fetchone()
         return _answer(row) if row else None
 
@@ -247,8 +283,8 @@ class Store:
         """The answer a bot message carried: what a reply to that message follows up on."""
         with self._reading() as conn:
             row = conn.execute(
-                "SELECT a.id, a.chat_id, a.question, a.context, a.source_ids, a.created"
-                " FROM answer_messages AS m JOIN answers AS a ON a.id = m.answer_id"
+                f"SELECT {_ANSWER_COLUMNS} FROM answer_messages AS m"
+                " JOIN answers ON answers.id = m.answer_id"
                 " WHERE m.chat_id = ? AND m.message_id = ?",
                 (chat_id, message_id),
             ).fetchone()
@@ -369,7 +405,7 @@ def _article(row: Any) -> Article:
 
 
 def _answer(row: Any) -> AnswerRecord:
-    answer_id, chat_id, question, context, source_ids, created = row
+    answer_id, chat_id, question, context, source_ids, created, token = row
     return AnswerRecord(
         id=answer_id,
         chat_id=chat_id,
@@ -377,4 +413,10 @@ def _answer(row: Any) -> AnswerRecord:
         context=context,
         source_ids=tuple(json.loads(source_ids)),
         created=dt.datetime.fromisoformat(created),
+        token=token or "",
     )
+
+
+def new_token() -> str:
+    """A random answer token: letters, digits, "-" and "_" (no ":", the callback separator)."""
+    return secrets.token_urlsafe(TOKEN_BYTES)

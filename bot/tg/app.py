@@ -98,6 +98,7 @@ def add_handlers(application: App) -> None:
     application.add_handler(MessageHandler(filters.ChatType.GROUPS & text, handlers.group_message))
     application.add_handler(InlineQueryHandler(inline.inline_query))
     application.add_handler(CallbackQueryHandler(handlers.button, pattern=handlers.CALLBACK))
+    application.add_handler(CallbackQueryHandler(handlers.stale_button))
     application.add_error_handler(handlers.on_error)
 
 

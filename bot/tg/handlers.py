@@ -23,7 +23,7 @@ from bot.core.answer import Answer, answer, escape, fit_message, render_html, ti
 from bot.core.corpus import Article
 from bot.core.library import Library
 from bot.core.phrases import Language, pick_language, text
-from bot.store import Store
+from bot.store import Store, new_token
 from bot.tg.channels import ChannelList, store_post
 
 log = logging.getLogger(__name__)
@@ -38,10 +38,15 @@ EXAMPLES = 3
 LATEST = 10
 SOURCES_PER_PAGE = 20
 
-# Callback data (at most 64 bytes): "more:<answer id>:<page>", "vote:<answer id>:<+1|-1>",
-# "src:<page>". Everything else lives in the store, so buttons work after a restart.
+# Callback data (at most 64 bytes): "more:<answer token>:<page>", "vote:<answer token>:<+1|-1>",
+# "src:<page>". Everything else lives in the store, so buttons work after a restart. The token is
+# random (store.new_token), so nobody opens another chat's answer by guessing its id; page numbers
+# have at most PAGE_DIGITS digits, so no crafted number overflows what it indexes.
 MORE, VOTE, SOURCES = "more", "vote", "src"
-CALLBACK = re.compile(rf"^(?:{MORE}:\d+:\d+|{VOTE}:\d+:[+-]1|{SOURCES}:\d+)$")
+PAGE_DIGITS = 4
+_TOKEN = r"[A-Za-z0-9_-]{16}"
+_PAGE = rf"\d{{1,{PAGE_DIGITS}}}"
+CALLBACK = re.compile(rf"^(?:{MORE}:{_TOKEN}:{_PAGE}|{VOTE}:{_TOKEN}:[+-]1|{SOURCES}:{_PAGE})$")
 
 
 def library_of(context: ContextTypes.DEFAULT_TYPE) -> Library:
@@ -81,13 +86,15 @@ async def reply_answer(
     markup = None
     answer_id = None
     if result.answered:
+        token = new_token()
         answer_id = store_of(context).record_answer(
             chat_id=message.chat_id,
             question=question,
             context=follow_up,
             source_ids=[a.id for a in result.sources],
+            token=token,
         )
-        markup = answer_keyboard(answer_id, result, lang)
+        markup = answer_keyboard(token, result, lang)
     sent = await message.reply_text(
         render_html(result, lang),
         link_preview_options=NO_PREVIEW,
@@ -101,24 +108,24 @@ async def reply_answer(
         store_of(context).attach_message(answer_id, sent.chat_id, sent.message_id)
 
 
-def answer_keyboard(answer_id: int, result: Answer, lang: Language) -> InlineKeyboardMarkup:
+def answer_keyboard(token: str, result: Answer, lang: Language) -> InlineKeyboardMarkup:
     """Buttons under an answer: page through the other matches, and 👍 / 👎."""
     row = []
     if result.page > 0:
         row.append(
             InlineKeyboardButton(
-                text("previous", lang), callback_data=f"{MORE}:{answer_id}:{result.page - 1}"
+                text("previous", lang), callback_data=f"{MORE}:{token}:{result.page - 1}"
             )
         )
     if result.page + 1 < len(result.matches):
         row.append(
             InlineKeyboardButton(
-                text("more", lang), callback_data=f"{MORE}:{answer_id}:{result.page + 1}"
+                text("more", lang), callback_data=f"{MORE}:{token}:{result.page + 1}"
             )
         )
     votes = [
-        InlineKeyboardButton("👍", callback_data=f"{VOTE}:{answer_id}:+1"),
-        InlineKeyboardButton("👎", callback_data=f"{VOTE}:{answer_id}:-1"),
+        InlineKeyboardButton("👍", callback_data=f"{VOTE}:{token}:+1"),
+        InlineKeyboardButton("👎", callback_data=f"{VOTE}:{token}:-1"),
     ]
     return InlineKeyboardMarkup([row, votes] if row else [votes])
 
@@ -286,18 +293,13 @@ async def sources(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Page through matches or /sources, or store a 👍 / 👎, from a button under a message."""
     query = update.callback_query
-    if query is None or query.data is None:
+    if query is None:
+        return
+    if not query.data or not CALLBACK.match(query.data):  # PTB routes empty data here too
+        await stale_button(update, context)
         return
     lang = language_of(update)
     kind, *args = query.data.split(":")
-    if kind == VOTE:
-        record = store_of(context).get_answer(int(args[0]))
-        if record is None or query.from_user is None:
-            await query.answer(text("expired", lang))
-            return
-        store_of(context).save_feedback(record.id, query.from_user.id, int(args[1]))
-        await query.answer(text("thanks", lang))
-        return
     if kind == SOURCES:
         body, markup = sources_page(library_of(context), int(args[0]), lang)
         await _edit(
@@ -305,9 +307,14 @@ async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         )
         await query.answer()
         return
-    record = store_of(context).get_answer(int(args[0]))
-    if record is None:
+    record = store_of(context).answer_by_token(args[0])
+    # An answer's buttons work only in the chat it was sent to: a forwarded copy's don't.
+    if record is None or query.message is None or query.message.chat.id != record.chat_id:
         await query.answer(text("expired", lang))
+        return
+    if kind == VOTE:
+        store_of(context).save_feedback(record.id, query.from_user.id, int(args[1]))
+        await query.answer(text("thanks", lang))
         return
     result = answer(library_of(context), record.question, context=record.context, page=int(args[1]))
     if not result.answered:
@@ -317,10 +324,16 @@ async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         query.edit_message_text(
             render_html(result, lang),
             link_preview_options=NO_PREVIEW,
-            reply_markup=answer_keyboard(record.id, result, lang),
+            reply_markup=answer_keyboard(record.token, result, lang),
         )
     )
     await query.answer(text("match", lang, page=result.page + 1, pages=len(result.matches)))
+
+
+async def stale_button(update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Stop the spinner of a button whose data no handler knows (an old or forged button)."""
+    if update.callback_query:
+        await update.callback_query.answer(text("expired", language_of(update)))
 
 
 async def _edit(edit: Awaitable[object]) -> None:
