@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+from collections.abc import Sequence
 from typing import Any, TypeAlias
 
 from telegram import BotCommand, Update
@@ -26,8 +28,14 @@ from bot.core.phrases import COMMANDS
 from bot.store import Store
 from bot.tg import handlers, inline
 from bot.tg.channels import ChannelList, StoringBot
+from bot.tg.retry import RATE_LIMIT_RETRIES, RETRY_DELAYS, RetryingRequest
 
 log = logging.getLogger(__name__)
+
+# PTB 22's RetryAfter reads its own ``retry_after`` while being built, which warns of the int it
+# returns today on every 429 unless the process opts in to timedeltas. Nothing here reads the
+# value (AIORateLimiter reads the timedelta), so opt in: a 429 logs one line, not a warning.
+os.environ.setdefault("PTB_TIMEDELTA", "1")
 
 # The application as ApplicationBuilder().build() makes it; its type parameters don't matter here.
 App: TypeAlias = Application[Any, Any, Any, Any, Any, Any]
@@ -50,11 +58,13 @@ def build_application(
     store: Store | None = None,
     request: BaseRequest | None = None,
     updates_request: BaseRequest | None = None,
+    retry_delays: Sequence[float] = RETRY_DELAYS,
 ) -> App:
     """Build the bot's ``Application``.
 
     Announcements kept in the store (channel posts) join ``library``. Tests pass ``request`` to
-    keep the bot off the network; the store defaults to the one in ``settings.data_dir``.
+    keep the bot off the network; the store defaults to the one in ``settings.data_dir``. Calls
+    are retried as :mod:`bot.tg.retry` explains, waiting ``retry_delays`` between attempts.
     """
     if not settings.token:
         raise ValueError("a bot token is required")
@@ -64,10 +74,13 @@ def build_application(
         settings.token,
         base_url=settings.base_url,
         # The sizes ApplicationBuilder would choose: many concurrent sends, one long poll.
-        request=request or HTTPXRequest(connection_pool_size=256),
+        request=RetryingRequest(
+            request or HTTPXRequest(connection_pool_size=256), delays=retry_delays
+        ),
+        # Not retried here: the updater retries a failed poll itself.
         get_updates_request=updates_request or request or HTTPXRequest(),
         defaults=Defaults(parse_mode=ParseMode.HTML),
-        rate_limiter=AIORateLimiter(),
+        rate_limiter=AIORateLimiter(max_retries=RATE_LIMIT_RETRIES),
         store=store,
         channels=channels,
     )

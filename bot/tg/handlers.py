@@ -16,7 +16,7 @@ from telegram import (
     Update,
 )
 from telegram.constants import ChatType
-from telegram.error import BadRequest
+from telegram.error import BadRequest, Forbidden
 from telegram.ext import ContextTypes
 
 from bot.core.answer import Answer, answer, escape, fit_message, render_html, title_html
@@ -25,6 +25,7 @@ from bot.core.library import Library
 from bot.core.phrases import Language, pick_language, text
 from bot.store import Store, new_token
 from bot.tg.channels import ChannelList, store_post
+from bot.tg.retry import MaybeDelivered
 
 log = logging.getLogger(__name__)
 
@@ -360,8 +361,14 @@ async def channel_update(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
 
 
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Log the failure and tell the user, rather than leaving a question unanswered."""
+    """Log the failure and tell the user, rather than leaving a question unanswered.
+
+    No apology for an answer that most likely arrived (MaybeDelivered), nor to a user who blocked
+    the bot (Forbidden): the first would contradict the answer, the second can't be sent.
+    """
     log.error("error while handling an update", exc_info=context.error)
+    if isinstance(context.error, MaybeDelivered | Forbidden):
+        return
     if isinstance(update, Update) and update.effective_message and update.effective_chat:
         if update.effective_chat.type == ChatType.CHANNEL:
             return
