@@ -11,27 +11,40 @@ point, loses nothing that a method has returned from:
   older file one step at a time, each step in its own transaction, so a crash mid-upgrade leaves
   the file at the previous version rather than half-changed.
 
-The store is synchronous and thread-safe: one connection, shared under a lock, so the bot may call
-it from its event loop thread and tests from any other.
+The store is synchronous and thread-safe: a connection for writes and one for reads, each under a
+lock. In WAL mode reads never wait for a writer, so a write that waits out another process's lock
+(a second instance, a backup, the ``sqlite3`` shell) holds up only the writes behind it.
+
+The bot never calls it from its event loop: :class:`AsyncStore` runs reads on a few threads and
+writes on one writer thread, in order, and lets the bot queue a write without waiting for it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import functools
 import json
+import logging
 import secrets
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Self
+from typing import Any, ParamSpec, Self, TypeVar
 
 from bot.core.corpus import Article
 
+P = ParamSpec("P")
+T = TypeVar("T")
+log = logging.getLogger(__name__)
+
 FILENAME = "announcements.sqlite3"
 BUSY_TIMEOUT_SECONDS = 10.0  # how long to wait for another process's write lock
+READER_THREADS = 2  # reads are index lookups of a millisecond: two threads keep up with any chat
 
 # MIGRATIONS[i] upgrades a file from schema version i to i + 1. A released step is never edited:
 # files in the field were built by it. Change the schema by appending a step.
@@ -125,22 +138,30 @@ class AnswerRecord:
 class Store:
     """One SQLite database file, opened, upgraded to :data:`SCHEMA_VERSION` and kept open."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, busy_timeout: float = BUSY_TIMEOUT_SECONDS) -> None:
         """Open or create the database at ``path`` and migrate it to the current schema.
 
-        Raises :class:`StoreError` if the file is not a database, cannot be opened, or was written
-        by a newer version of the bot.
+        ``busy_timeout`` is how long a write waits for another connection's write lock. Raises
+        :class:`StoreError` if the file is not a database, cannot be opened, or was written by a
+        newer version of the bot.
         """
         self._path = path
         self._lock = threading.Lock()
+        self._read_lock = threading.Lock()
         with _named_errors(path):
             # isolation_level=None: the module starts no transactions of its own; _writing() does.
             self._conn = sqlite3.connect(
-                path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None, check_same_thread=False
+                path, timeout=busy_timeout, isolation_level=None, check_same_thread=False
             )
         try:
             self._configure()
             self._migrate()
+            # Reads have a connection of their own: in WAL mode they never wait for a writer, so
+            # a write waiting out another process's lock doesn't hold them up.
+            with _named_errors(path):
+                self._reader = sqlite3.connect(
+                    path, timeout=busy_timeout, isolation_level=None, check_same_thread=False
+                )
         except BaseException:
             self._conn.close()
             raise
@@ -155,8 +176,9 @@ class Store:
         return cls(data_dir / FILENAME)
 
     def close(self) -> None:
-        with self._lock:
+        with self._lock, self._read_lock:
             self._conn.close()
+            self._reader.close()
 
     def __enter__(self) -> Self:
         return self
@@ -229,10 +251,13 @@ class Store:
         context: str = "",
         source_ids: Sequence[str] = (),
         token: str | None = None,
+        message: tuple[int, int] | None = None,
     ) -> int:
         """Remember an answer; returns its id, a small positive integer.
 
-        ``token`` (a fresh :func:`new_token` by default) is what the answer's buttons carry.
+        ``token`` (a fresh :func:`new_token` by default) is what the answer's buttons carry;
+        ``message`` (chat id, message id), the message that carried it, attached in the same
+        transaction (see :meth:`attach_message`).
         """
         with self._writing() as conn:
             cursor = conn.execute(
@@ -247,8 +272,11 @@ class Store:
                     token or new_token(),
                 ),
             )
-            assert cursor.lastrowid is not None  # an INSERT into a rowid table always sets it
-            return cursor.lastrowid
+            answer_id = cursor.lastrowid
+            assert answer_id is not None  # an INSERT into a rowid table always sets it
+            if message is not None:
+                _attach(conn, answer_id, *message)
+            return answer_id
 
     def attach_message(self, answer_id: int, chat_id: int, message_id: int) -> None:
         """Note that bot message ``message_id`` in ``chat_id`` carried answer ``answer_id``.
@@ -258,11 +286,7 @@ class Store:
         """
         with self._writing() as conn:
             _require_answer(conn, answer_id)
-            conn.execute(
-                "INSERT INTO answer_messages (chat_id, message_id, answer_id) VALUES (?, ?, ?)"
-                " ON CONFLICT (chat_id, message_id) DO UPDATE SET answer_id = excluded.answer_id",
-                (chat_id, message_id, answer_id),
-            )
+            _attach(conn, answer_id, chat_id, message_id)
 
     def get_answer(self, answer_id: int) -> AnswerRecord | None:
         with self._reading() as conn:
@@ -347,8 +371,8 @@ class Store:
 
     @contextmanager
     def _reading(self) -> Iterator[sqlite3.Connection]:
-        with self._lock, _named_errors(self._path):
-            yield self._conn
+        with self._read_lock, _named_errors(self._path):
+            yield self._reader
 
     @contextmanager
     def _writing(self) -> Iterator[sqlite3.Connection]:
@@ -368,6 +392,66 @@ class Store:
                 raise
 
 
+class AsyncStore:
+    """A :class:`Store` for the event loop: its methods run on threads, never on the loop.
+
+    Reads run on :data:`READER_THREADS` threads, writes on one writer thread in the order they
+    were asked for. :meth:`write_later` queues a write and returns at once: what the bot records
+    about an answer it has sent must not hold up the next update, whatever the database is doing.
+    """
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._readers = ThreadPoolExecutor(READER_THREADS, thread_name_prefix="store-read")
+        self._writer = ThreadPoolExecutor(1, thread_name_prefix="store-write")
+        self._pending: set[Future[Any]] = set()
+        self._pending_lock = threading.Lock()  # the writer thread removes what the loop adds
+
+    async def read(self, method: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """Run ``method`` (a reading method of :attr:`store`) on a reader thread."""
+        call = functools.partial(method, *args, **kwargs)
+        return await asyncio.get_running_loop().run_in_executor(self._readers, call)
+
+    async def write(self, method: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """Run ``method`` (a writing method of :attr:`store`) on the writer thread."""
+        return await asyncio.wrap_future(self._submit(method, *args, **kwargs))
+
+    def write_later(
+        self, lost: str, method: Callable[P, object], *args: P.args, **kwargs: P.kwargs
+    ) -> None:
+        """Queue a write without waiting for it; if it fails, log one line saying what is
+        ``lost``."""
+        future = self._submit(method, *args, **kwargs)
+        with self._pending_lock:
+            self._pending.add(future)
+
+        def done(future: Future[Any]) -> None:
+            with self._pending_lock:
+                self._pending.discard(future)
+            if not future.cancelled() and (error := future.exception()) is not None:
+                log.warning("could not store %s: %s", lost, error)
+
+        future.add_done_callback(done)
+
+    async def flush(self) -> None:
+        """Wait for every queued write to finish."""
+        while True:
+            with self._pending_lock:
+                pending = [asyncio.wrap_future(future) for future in self._pending]
+            if not pending:
+                return
+            await asyncio.wait(pending)
+
+    def close(self) -> None:
+        """Finish the queued writes, stop the threads and close the store."""
+        self._writer.shutdown(wait=True)
+        self._readers.shutdown(wait=True)
+        self.store.close()
+
+    def _submit(self, method: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> Future[T]:
+        return self._writer.submit(method, *args, **kwargs)
+
+
 @contextmanager
 def _named_errors(path: Path) -> Iterator[None]:
     """Turn sqlite's errors into StoreError naming the file: its own messages don't."""
@@ -385,6 +469,14 @@ def _user_version(conn: sqlite3.Connection) -> int:
 def _require_answer(conn: sqlite3.Connection, answer_id: int) -> None:
     if conn.execute("SELECT 1 FROM answers WHERE id = ?", (answer_id,)).fetchone() is None:
         raise KeyError(answer_id)
+
+
+def _attach(conn: sqlite3.Connection, answer_id: int, chat_id: int, message_id: int) -> None:
+    conn.execute(
+        "INSERT INTO answer_messages (chat_id, message_id, answer_id) VALUES (?, ?, ?)"
+        " ON CONFLICT (chat_id, message_id) DO UPDATE SET answer_id = excluded.answer_id",
+        (chat_id, message_id, answer_id),
+    )
 
 
 def _now() -> str:

@@ -89,9 +89,12 @@ async def offline_app(
     application.bot_data["store"].close()
 
 
-async def feed(application: App, update: JSONDict) -> None:
-    """Run one update through the application's real dispatcher."""
+async def feed(application: App, update: JSONDict, *, settle: bool = True) -> None:
+    """Run one update through the application's real dispatcher; with ``settle``, also wait for
+    the store writes it queued (the answer's record, a vote), as the next update would in life."""
     await application.process_update(Update.de_json(update, application.bot))
+    if settle:
+        await application.bot_data["store"].flush()
 
 
 @pytest.fixture

@@ -66,7 +66,7 @@ async def test_feedback_is_stored_with_question_and_sources(
     sent = await ask(offline_app, recording_request, "Why is the Model 77 lamp recalled?")
     await press(offline_app, recording_request, buttons(sent)["👎"])
     assert recording_request.sent("answerCallbackQuery")[0]["text"] == "Thanks for the feedback!"
-    store: Store = offline_app.bot_data["store"]
+    store: Store = offline_app.bot_data["store"].store
     record = store.answer_by_token(buttons(sent)["👎"].split(":")[1])
     assert record is not None
     answer_id = record.id
@@ -152,7 +152,7 @@ async def test_an_answers_buttons_work_only_in_its_own_chat(
 ) -> None:
     sent = await ask(offline_app, recording_request, "free")  # asked in chat 1
     more, vote = buttons(sent)["More ›"], buttons(sent)["👍"]
-    store: Store = offline_app.bot_data["store"]
+    store: Store = offline_app.bot_data["store"].store
     for data in (more, vote):
         recording_request.clear()
         elsewhere = make_bot_message("x", chat_id=666, message_id=1000)

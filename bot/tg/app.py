@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 from collections.abc import Sequence
@@ -25,7 +26,7 @@ from telegram.request import BaseRequest, HTTPXRequest
 from bot.config import Settings
 from bot.core.library import Library
 from bot.core.phrases import COMMANDS
-from bot.store import Store
+from bot.store import AsyncStore, Store
 from bot.tg import handlers, inline
 from bot.tg.channels import ChannelList, StoringBot
 from bot.tg.retry import RATE_LIMIT_RETRIES, RETRY_DELAYS, RetryingRequest
@@ -69,6 +70,7 @@ def build_application(
     if not settings.token:
         raise ValueError("a bot token is required")
     store = store or Store.open(settings.data_dir)
+    stores = AsyncStore(store)
     channels = ChannelList(settings.channels)
     bot = StoringBot(
         settings.token,
@@ -81,14 +83,14 @@ def build_application(
         get_updates_request=updates_request or request or HTTPXRequest(),
         defaults=Defaults(parse_mode=ParseMode.HTML),
         rate_limiter=AIORateLimiter(max_retries=RATE_LIMIT_RETRIES),
-        store=store,
+        store=stores,
         channels=channels,
     )
     application = (
         ApplicationBuilder().bot(bot).post_init(_post_init).post_shutdown(_post_shutdown).build()
     )
     application.bot_data[handlers.LIBRARY] = library.replace(added=store.articles())
-    application.bot_data[handlers.STORE] = store
+    application.bot_data[handlers.STORE] = stores
     application.bot_data[handlers.CHANNELS] = channels
     add_handlers(application)
     return application
@@ -127,6 +129,6 @@ async def _post_init(application: App) -> None:
 
 
 async def _post_shutdown(application: App) -> None:
-    """Close the store."""
-    store: Store = application.bot_data[handlers.STORE]
-    store.close()
+    """Finish the queued writes and close the store."""
+    store: AsyncStore = application.bot_data[handlers.STORE]
+    await asyncio.to_thread(store.close)

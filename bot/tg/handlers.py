@@ -23,8 +23,8 @@ from bot.core.answer import Answer, answer, escape, fit_message, render_html, ti
 from bot.core.corpus import Article
 from bot.core.library import Library
 from bot.core.phrases import Language, pick_language, text
-from bot.store import Store, new_token
-from bot.tg.channels import ChannelList, store_post
+from bot.store import AsyncStore, StoreError, new_token
+from bot.tg.channels import ChannelList, listed_post
 from bot.tg.retry import MaybeDelivered
 
 log = logging.getLogger(__name__)
@@ -56,8 +56,8 @@ def library_of(context: ContextTypes.DEFAULT_TYPE) -> Library:
     return library
 
 
-def store_of(context: ContextTypes.DEFAULT_TYPE) -> Store:
-    store: Store = context.bot_data[STORE]
+def store_of(context: ContextTypes.DEFAULT_TYPE) -> AsyncStore:
+    store: AsyncStore = context.bot_data[STORE]
     return store
 
 
@@ -84,29 +84,30 @@ async def reply_answer(
         return
     lang = language_of(update)
     result = answer(library_of(context), question, context=follow_up)
-    markup = None
-    answer_id = None
-    if result.answered:
-        token = new_token()
-        answer_id = store_of(context).record_answer(
-            chat_id=message.chat_id,
-            question=question,
-            context=follow_up,
-            source_ids=[a.id for a in result.sources],
-            token=token,
-        )
-        markup = answer_keyboard(token, result, lang)
+    token = new_token()
     sent = await message.reply_text(
         render_html(result, lang),
         link_preview_options=NO_PREVIEW,
-        reply_markup=markup,
+        reply_markup=answer_keyboard(token, result, lang) if result.answered else None,
         # In a busy group the answer must show which question it answers.
         reply_parameters=None
         if message.chat.type == ChatType.PRIVATE
         else ReplyParameters(message.message_id, allow_sending_without_reply=True),
     )
-    if answer_id is not None:
-        store_of(context).attach_message(answer_id, sent.chat_id, sent.message_id)
+    if result.answered:
+        # Recorded after sending, without waiting: a busy database costs this answer's buttons
+        # (they say "no longer available"), never the answer or the next update.
+        store = store_of(context)
+        store.write_later(
+            "an answer (its buttons won't work)",
+            store.store.record_answer,
+            chat_id=message.chat_id,
+            question=question,
+            context=follow_up,
+            source_ids=[a.id for a in result.sources],
+            token=token,
+            message=(sent.chat_id, sent.message_id),
+        )
 
 
 def answer_keyboard(token: str, result: Answer, lang: Language) -> InlineKeyboardMarkup:
@@ -131,12 +132,19 @@ def answer_keyboard(token: str, result: Answer, lang: Language) -> InlineKeyboar
     return InlineKeyboardMarkup([row, votes] if row else [votes])
 
 
-def follow_up_of(message: Message, context: ContextTypes.DEFAULT_TYPE) -> str | None:
+async def follow_up_of(message: Message, context: ContextTypes.DEFAULT_TYPE) -> str | None:
     """The earlier question a reply to one of the bot's answers refers to; None if not a reply."""
     replied = message.reply_to_message
     if replied is None or replied.from_user is None or replied.from_user.id != context.bot.id:
         return None
-    record = store_of(context).answer_for_message(replied.chat_id, replied.message_id)
+    store = store_of(context)
+    try:
+        record = await store.read(
+            store.store.answer_for_message, replied.chat_id, replied.message_id
+        )
+    except StoreError as exc:
+        log.warning("follow-up read as a new question: %s", exc)
+        return ""
     if record is None:
         return ""  # a reply to another of the bot's messages: a question with no context
     return f"{record.context} {record.question}".strip()
@@ -146,7 +154,8 @@ async def private_question(update: Update, context: ContextTypes.DEFAULT_TYPE) -
     """Answer any text sent in a private chat; a reply to an answer is a follow-up."""
     message = update.effective_message
     if message and message.text:
-        await reply_answer(update, context, message.text, follow_up_of(message, context) or "")
+        follow_up = await follow_up_of(message, context)
+        await reply_answer(update, context, message.text, follow_up or "")
 
 
 async def group_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -154,7 +163,7 @@ async def group_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
     message = update.effective_message
     if message is None or not message.text or message.is_automatic_forward:
         return
-    follow_up = follow_up_of(message, context)
+    follow_up = await follow_up_of(message, context)
     question = strip_mention(message, context.bot.username)
     if question is None and follow_up is None:
         return
@@ -227,7 +236,8 @@ async def ask(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if not question:
         await reply_usage(update, context)
         return
-    await reply_answer(update, context, question, follow_up_of(message, context) or "")
+    follow_up = await follow_up_of(message, context)
+    await reply_answer(update, context, question, follow_up or "")
 
 
 async def reply_usage(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -308,13 +318,19 @@ async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         )
         await query.answer()
         return
-    record = store_of(context).answer_by_token(args[0])
+    store = store_of(context)
+    try:
+        record = await store.read(store.store.answer_by_token, args[0])
+    except StoreError as exc:
+        log.warning("button press not served: %s", exc)
+        record = None
     # An answer's buttons work only in the chat it was sent to: a forwarded copy's don't.
     if record is None or query.message is None or query.message.chat.id != record.chat_id:
         await query.answer(text("expired", lang))
         return
     if kind == VOTE:
-        store_of(context).save_feedback(record.id, query.from_user.id, int(args[1]))
+        vote = int(args[1])
+        store.write_later("a vote", store.store.save_feedback, record.id, query.from_user.id, vote)
         await query.answer(text("thanks", lang))
         return
     result = answer(library_of(context), record.question, context=record.context, page=int(args[1]))
@@ -352,10 +368,15 @@ async def _edit(edit: Awaitable[object]) -> None:
 async def channel_update(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Make a post of a listed channel an announcement, searchable at once; an edit replaces it."""
     channels: ChannelList = context.bot_data[CHANNELS]
-    # Usually stored already by StoringBot; storing again is a no-op, and covers webhooks.
-    article = store_post(update, store_of(context), channels)
-    if article is None:
+    found = listed_post(update, channels)
+    if found is None:
         return
+    article, origin = found
+    # Usually stored already by StoringBot; storing again is a no-op, and covers webhooks.
+    store = store_of(context)
+    store.write_later(
+        f"channel post {article.id}", store.store.save_article, article, origin=origin
+    )
     log.info("indexed channel post %s: %s", article.id, article.title)
     context.bot_data[LIBRARY] = library_of(context).replace(added=[article])
 
