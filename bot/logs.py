@@ -12,9 +12,12 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
 
 MASK = "<token>"
+# A failure that keeps happening (the network is down) is logged once a minute, with a count.
+THROTTLE_SECONDS = 60.0
 
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
@@ -51,6 +54,28 @@ class Redactor(logging.Filter):
         if record.stack_info:
             record.stack_info = self.redact(record.stack_info)
         return True
+
+
+class Throttle:
+    """Lets one log line of each kind through every ``interval`` seconds, and counts the rest."""
+
+    def __init__(
+        self, interval: float = THROTTLE_SECONDS, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._interval = interval
+        self._clock = clock
+        self._last: dict[str, float] = {}
+        self._skipped: dict[str, int] = {}
+
+    def __call__(self, kind: str) -> int | None:
+        """None to stay silent; else how many lines of this kind were skipped since the last."""
+        now = self._clock()
+        last = self._last.get(kind)
+        if last is not None and now - last < self._interval:
+            self._skipped[kind] = self._skipped.get(kind, 0) + 1
+            return None
+        self._last[kind] = now
+        return self._skipped.pop(kind, 0)
 
 
 def token_secrets(token: str | None) -> list[str]:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import fcntl
 import functools
 import json
 import logging
@@ -34,7 +35,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ParamSpec, Self, TypeVar
+from typing import IO, Any, ParamSpec, Self, TypeVar
 
 from bot.core.corpus import Article
 
@@ -43,6 +44,7 @@ T = TypeVar("T")
 log = logging.getLogger(__name__)
 
 FILENAME = "announcements.sqlite3"
+LOCK_FILENAME = "serve.lock"
 BUSY_TIMEOUT_SECONDS = 10.0  # how long to wait for another process's write lock
 READER_THREADS = 2  # reads are index lookups of a millisecond: two threads keep up with any chat
 
@@ -390,6 +392,29 @@ class Store:
                 if self._conn.in_transaction:
                     self._conn.execute("ROLLBACK")
                 raise
+
+
+def lock_data_dir(data_dir: Path) -> IO[bytes]:
+    """Take ``data_dir`` for this process: the lock is held while the returned file is open.
+
+    Two bots on one data directory would each answer from an index missing the other's posts;
+    the second is refused with a :class:`StoreError`. The operating system drops the lock when
+    the process ends, however it ends.
+    """
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        lock = (data_dir / LOCK_FILENAME).open("ab")
+    except OSError as exc:
+        raise StoreError(f"{data_dir}: cannot use the data directory: {exc}") from exc
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        lock.close()
+        raise StoreError(
+            f"{data_dir}: another `announcements-bot serve` is using this data directory;"
+            " stop it first, or give this one another DATA_DIR"
+        ) from None
+    return lock
 
 
 class AsyncStore:

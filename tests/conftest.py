@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import socket
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
 from telegram import Update
+from telegram.error import TelegramError
 
 from bot.config import Settings
 from bot.core.corpus import load_corpus
@@ -114,3 +116,32 @@ def bots() -> Iterator[list[Bot]]:
     yield started
     for bot in started:
         bot.kill()
+
+
+@asynccontextmanager
+async def polling(
+    server: FakeBotApiServer,
+    library: Library,
+    tmp_path: Path,
+    delays: tuple[float, ...] = (0.01, 0.01, 0.01),
+) -> AsyncIterator[App]:
+    """The real application, polling ``server`` over HTTP in this process."""
+    settings = Settings(token=BOT_TOKEN, base_url=server.base_url, data_dir=tmp_path)
+    application = build_application(settings, library, retry_delays=delays)
+    async with application:
+        assert application.updater is not None
+        await application.start()
+
+        def polling_error(error: TelegramError) -> None:
+            # To the error handler, as run_polling (the serve command) sends them.
+            application.create_task(application.process_error(update=None, error=error))
+
+        await application.updater.start_polling(
+            poll_interval=0, timeout=1, error_callback=polling_error
+        )
+        try:
+            yield application
+        finally:
+            await application.updater.stop()
+            await application.stop()
+    application.bot_data["store"].close()

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -12,36 +11,16 @@ import pytest
 from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest
 
-from bot.config import Settings
 from bot.core.library import Library
-from bot.tg.app import App, build_application
 from bot.tg.retry import MaybeDelivered, RetryingRequest
 from tests.auxil.bot_api import BOT_TOKEN, RecordingRequest, make_message_update
 from tests.auxil.fake_server import DROP, FakeBotApiServer, Fault
+from tests.conftest import polling
 
 QUESTION = "When is the last ferry crossing?"
 ANSWER = "The <b>last crossing</b> leaves Pier 3 at 22:10."
 APOLOGY = "Sorry, something went wrong"
 FAST = (0.01, 0.01, 0.01)
-
-
-@asynccontextmanager
-async def polling(
-    server: FakeBotApiServer, library: Library, tmp_path: Path, delays: tuple[float, ...] = FAST
-) -> AsyncIterator[App]:
-    """The real application, polling ``server`` over HTTP in this process."""
-    settings = Settings(token=BOT_TOKEN, base_url=server.base_url, data_dir=tmp_path)
-    application = build_application(settings, library, retry_delays=delays)
-    async with application:
-        assert application.updater is not None
-        await application.start()
-        await application.updater.start_polling(poll_interval=0, timeout=1)
-        try:
-            yield application
-        finally:
-            await application.updater.stop()
-            await application.stop()
-    application.bot_data["store"].close()
 
 
 async def settled(server: FakeBotApiServer, chat_id: int = 77) -> None:

@@ -26,6 +26,7 @@ from telegram.request import BaseRequest, HTTPXRequest
 from bot.config import Settings
 from bot.core.library import Library
 from bot.core.phrases import COMMANDS
+from bot.logs import Throttle
 from bot.store import AsyncStore, Store
 from bot.tg import handlers, inline
 from bot.tg.channels import ChannelList, StoringBot
@@ -92,6 +93,7 @@ def build_application(
     application.bot_data[handlers.LIBRARY] = library.replace(added=store.articles())
     application.bot_data[handlers.STORE] = stores
     application.bot_data[handlers.CHANNELS] = channels
+    application.bot_data[handlers.THROTTLE] = Throttle()
     add_handlers(application)
     return application
 

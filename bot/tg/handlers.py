@@ -16,13 +16,14 @@ from telegram import (
     Update,
 )
 from telegram.constants import ChatType
-from telegram.error import BadRequest, Forbidden
+from telegram.error import BadRequest, Conflict, Forbidden, NetworkError, RetryAfter
 from telegram.ext import ContextTypes
 
 from bot.core.answer import Answer, answer, escape, fit_message, render_html, title_html
 from bot.core.corpus import Article
 from bot.core.library import Library
 from bot.core.phrases import Language, pick_language, text
+from bot.logs import Throttle
 from bot.store import AsyncStore, StoreError, new_token
 from bot.tg.channels import ChannelList, listed_post
 from bot.tg.retry import MaybeDelivered
@@ -33,6 +34,8 @@ log = logging.getLogger(__name__)
 LIBRARY = "library"
 STORE = "store"
 CHANNELS = "channels"
+THROTTLE = "throttle"  # a bot.logs.Throttle for the error handler's log lines
+CONFLICT_REPORTED = "conflict_reported"
 
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 EXAMPLES = 3
@@ -384,11 +387,30 @@ async def channel_update(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Log the failure and tell the user, rather than leaving a question unanswered.
 
-    No apology for an answer that most likely arrived (MaybeDelivered), nor to a user who blocked
+    A network or Telegram failure (polling or sending, already retried) is one log line, at most
+    one a minute of each kind; a 409 Conflict is explained once; a bug gets its traceback. No
+    apology for an answer that most likely arrived (MaybeDelivered), nor to a user who blocked
     the bot (Forbidden): the first would contradict the answer, the second can't be sent.
     """
-    log.error("error while handling an update", exc_info=context.error)
-    if isinstance(context.error, MaybeDelivered | Forbidden):
+    error = context.error
+    if isinstance(error, Conflict):
+        if not context.bot_data.get(CONFLICT_REPORTED):
+            context.bot_data[CONFLICT_REPORTED] = True
+            log.error(
+                "Telegram refuses to deliver updates (409 Conflict): another process is polling"
+                " with this bot's token. Only one may run: stop the other one (retrying)."
+            )
+        return
+    if isinstance(error, NetworkError | RetryAfter):
+        throttle: Throttle = context.bot_data[THROTTLE]
+        skipped = throttle(type(error).__name__)
+        if skipped is not None:
+            doing = "polling for updates" if update is None else "answering an update"
+            more = f" ({skipped} more like it since the last report)" if skipped else ""
+            log.warning("%s failed: %s%s", doing, error, more)
+    else:
+        log.error("error while handling an update", exc_info=error)
+    if isinstance(error, MaybeDelivered | Forbidden):
         return
     if isinstance(update, Update) and update.effective_message and update.effective_chat:
         if update.effective_chat.type == ChatType.CHANNEL:

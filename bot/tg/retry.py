@@ -116,7 +116,8 @@ class RetryingRequest(BaseRequest):
                 if code < 500:
                     return code, payload
                 reason = f"HTTP {code}"
-            log.warning(
+            # Routine when it works; when every attempt fails, the caller reports the failure.
+            log.debug(
                 "%s failed (%s), attempt %d; retrying in %.1f s", api_method, reason, number, delay
             )
             await self._sleep(delay)
