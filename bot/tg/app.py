@@ -109,8 +109,10 @@ def add_handlers(application: App) -> None:
     application.add_handler(CommandHandler("latest", handlers.latest))
     application.add_handler(CommandHandler("ask", handlers.ask))
     text = filters.UpdateType.MESSAGE & filters.TEXT & ~filters.COMMAND
+    # In a private chat a photo's caption is a question like any text.
+    private = filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE & ~filters.COMMAND
     application.add_handler(
-        MessageHandler(filters.ChatType.PRIVATE & text, handlers.private_question)
+        MessageHandler(private & (filters.TEXT | filters.CAPTION), handlers.private_question)
     )
     application.add_handler(MessageHandler(filters.ChatType.GROUPS & text, handlers.group_message))
     application.add_handler(InlineQueryHandler(inline.inline_query))

@@ -154,11 +154,12 @@ async def follow_up_of(message: Message, context: ContextTypes.DEFAULT_TYPE) -> 
 
 
 async def private_question(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Answer any text sent in a private chat; a reply to an answer is a follow-up."""
+    """Answer any text (or caption) sent in a private chat; a reply to an answer is a follow-up."""
     message = update.effective_message
-    if message and message.text:
+    question = (message.text or message.caption) if message else None
+    if message and question:
         follow_up = await follow_up_of(message, context)
-        await reply_answer(update, context, message.text, follow_up or "")
+        await reply_answer(update, context, question, follow_up or "")
 
 
 async def group_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
