@@ -31,6 +31,7 @@ from bot.store import AsyncStore, Store
 from bot.tg import handlers, inline
 from bot.tg.channels import ChannelList, StoringBot
 from bot.tg.retry import RATE_LIMIT_RETRIES, RETRY_DELAYS, RetryingRequest
+from bot.tg.updates import PerChatUpdates
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +42,8 @@ os.environ.setdefault("PTB_TIMEDELTA", "1")
 
 # The application as ApplicationBuilder().build() makes it; its type parameters don't matter here.
 App: TypeAlias = Application[Any, Any, Any, Any, Any, Any]
+
+GROUP_RATE_LIMIT = 20  # messages a minute in one group
 
 # The updates the handlers use. Named explicitly: without a list, Telegram keeps whatever an
 # earlier deployment of the same bot asked for.
@@ -83,12 +86,22 @@ def build_application(
         # Not retried here: the updater retries a failed poll itself.
         get_updates_request=updates_request or request or HTTPXRequest(),
         defaults=Defaults(parse_mode=ParseMode.HTML),
-        rate_limiter=AIORateLimiter(max_retries=RATE_LIMIT_RETRIES),
+        rate_limiter=AIORateLimiter(
+            overall_max_rate=settings.rate_limit,
+            # Telegram's limit in a group, 20 messages a minute; off with the overall limit.
+            group_max_rate=GROUP_RATE_LIMIT if settings.rate_limit else 0,
+            max_retries=RATE_LIMIT_RETRIES,
+        ),
         store=stores,
         channels=channels,
     )
     application = (
-        ApplicationBuilder().bot(bot).post_init(_post_init).post_shutdown(_post_shutdown).build()
+        ApplicationBuilder()
+        .bot(bot)
+        .concurrent_updates(PerChatUpdates())
+        .post_init(_post_init)
+        .post_shutdown(_post_shutdown)
+        .build()
     )
     application.bot_data[handlers.LIBRARY] = library.replace(added=store.articles())
     application.bot_data[handlers.STORE] = stores

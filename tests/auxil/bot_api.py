@@ -15,7 +15,7 @@ import re
 import time
 import zlib
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from telegram.request import BaseRequest, RequestData
@@ -103,6 +103,8 @@ class ApiCall:
     method: str
     params: dict[str, Any]
     status: int = 200  # the HTTP status answered; 0 for a connection dropped without an answer
+    message_id: int = 0  # the id of the message a sendMessage created
+    at: float = field(default_factory=time.monotonic)  # when the call arrived
 
 
 class FakeApiError(Exception):
@@ -523,8 +525,8 @@ def decode_request_data(request_data: RequestData | None) -> JSONDict:
     for name, encoded in request_data.json_parameters.items():
         value = raw.get(name)
         params[name] = value if isinstance(value, str) else json.loads(encoded)
-    for name, field in request_data.multipart_data.items():
-        params.setdefault(name, {"filename": field[0], "mime_type": field[2]})
+    for name, part in request_data.multipart_data.items():
+        params.setdefault(name, {"filename": part[0], "mime_type": part[2]})
     return params
 
 

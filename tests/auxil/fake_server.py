@@ -124,6 +124,9 @@ class _HTTPServer(ThreadingHTTPServer):
     # Handler threads are joined by server_close() (block_on_close); daemon only as a last
     # resort so a stuck thread can never keep the test process alive.
     daemon_threads = True
+    # Like Telegram, accept a burst of connections: socketserver's default backlog of 5 resets
+    # the rest, which a client can't tell from a reply lost after the call took effect.
+    request_queue_size = 1024
     fake: FakeBotApiServer
 
     def handle_error(self, request: Any, client_address: Any) -> None:
@@ -210,6 +213,11 @@ class FakeBotApiServer:
     def __init__(self, token: str = BOT_TOKEN, *, first_message_id: int = 1000) -> None:
         self.token = token
         self.errors: dict[str, tuple[int, str]] = {}
+        # Called for each call with no fault queued by inject(): a fault to answer it with, or
+        # None. Runs in the server's handler threads.
+        self.chaos: Callable[[str], Fault | None] | None = None
+        # Called with each call once it is answered, in the server's handler threads.
+        self.listeners: list[Callable[[ApiCall], None]] = []
         self._faults: dict[str, deque[Fault]] = {}
         self._calls: list[ApiCall] = []
         self._updates: list[JSONDict] = []
@@ -364,7 +372,12 @@ class FakeBotApiServer:
             faults = self._faults.get(method)
             fault = faults.popleft() if faults else None
             message_id = next(self._message_ids) if method in MESSAGE_CREATING_METHODS else 0
+        if fault is None and self.chaos is not None:
+            fault = self.chaos(method)
         call.status, payload = self._answer(method, params, error, fault, message_id)
+        call.message_id = message_id
+        for listener in self.listeners:
+            listener(call)
         return call.status, payload
 
     def _answer(
