@@ -79,11 +79,13 @@ class Throttle:
 
 
 def token_secrets(token: str | None) -> list[str]:
-    """What to hide of a bot token: all of it, and its secret half after the bot id."""
+    """What to hide of a bot token: all of it (also URL-encoded), and its secret half after the
+    bot id."""
     if not token:
         return []
     _, _, secret = token.partition(":")
-    return [token, secret] if len(secret) >= 8 else [token]
+    whole = [token, token.replace(":", "%3A"), token.replace(":", "%3a")]
+    return [*whole, secret] if len(secret) >= 8 else whole
 
 
 def configure_logging(level: str, token: str | None) -> Redactor:

@@ -51,7 +51,8 @@ def test_the_token_is_masked_in_messages_args_and_tracebacks(
 
 def test_a_short_or_missing_token_masks_what_there_is() -> None:
     assert token_secrets(None) == []
-    assert token_secrets("abc") == ["abc"]
+    assert token_secrets("abc") == ["abc"] * 3
+    assert Redactor(token_secrets("1:abcdefghij")).redact("bot1%3Aabcdefghij") == f"bot{MASK}"
     assert Redactor(token_secrets("abc")).redact("xabcx") == f"x{MASK}x"
 
 
