@@ -15,6 +15,7 @@ from telegram.error import TelegramError
 from bot.config import Settings
 from bot.core.corpus import load_corpus
 from bot.core.library import Library
+from bot.store import Store
 from bot.tg.app import App, build_application
 from tests.auxil.bot_api import BOT_TOKEN, JSONDict, RecordingRequest
 from tests.auxil.fake_server import FakeBotApiServer
@@ -124,10 +125,13 @@ async def polling(
     library: Library,
     tmp_path: Path,
     delays: tuple[float, ...] = (0.01, 0.01, 0.01),
+    store: Store | None = None,
 ) -> AsyncIterator[App]:
     """The real application, polling ``server`` over HTTP in this process."""
-    settings = Settings(token=BOT_TOKEN, base_url=server.base_url, data_dir=tmp_path)
-    application = build_application(settings, library, retry_delays=delays)
+    settings = Settings(
+        token=BOT_TOKEN, base_url=server.base_url, data_dir=tmp_path, channels=("@examplechannel",)
+    )
+    application = build_application(settings, library, retry_delays=delays, store=store)
     async with application:
         assert application.updater is not None
         await application.start()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, closing, contextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,12 +18,15 @@ from tests.auxil.bot_api import (
     RecordingRequest,
     make_bot_message,
     make_callback_query_update,
+    make_channel_post_update,
     make_message_update,
 )
-from tests.conftest import feed
+from tests.auxil.fake_server import FakeBotApiServer
+from tests.conftest import feed, polling
 from tests.test_buttons import buttons
 
 APOLOGY = "Sorry"
+POST = "Halo S4 launch\nThe Halo S4 thermostat goes on sale on 3 March with a 5-inch screen."
 
 
 @contextmanager
@@ -101,3 +105,27 @@ async def test_a_database_that_stays_locked_costs_only_the_buttons(
         await feed(app, make_callback_query_update(buttons(answer)["More ›"], message=message))
         assert request.methods == ["answerCallbackQuery"]
         assert "no longer available" in request.sent("answerCallbackQuery")[0]["text"]
+
+
+async def test_a_post_that_cannot_be_stored_is_fetched_again_and_polling_goes_on(
+    fake_server: FakeBotApiServer,
+    library: Library,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    (tmp_path / "data").mkdir()
+    store = Store(tmp_path / "data" / FILENAME, busy_timeout=0.05)
+    async with polling(fake_server, library, tmp_path / "data", store=store):
+        with write_locked(store):
+            fake_server.push_update(make_channel_post_update(POST, message_id=81))
+            # The batch is refused while the post can't be stored: Telegram keeps it.
+            await fake_server.wait_for_call("getUpdates", start=len(fake_server.calls) + 1)
+            assert fake_server.pending_updates
+        mark = len(fake_server.calls)
+        fake_server.push_update(make_message_update("When does the Halo S4 go on sale?"))
+        call = await fake_server.wait_for_call("sendMessage", timeout=30, start=mark)
+        assert [a.id for a in store.articles()] == ["telegram/-1001234567890/81"]
+    assert "3 March" in call.params["text"]
+    # One line, polls backing off: not a traceback for every poll in a tight loop.
+    assert caplog.text.count("channel posts not stored, fetching again") == 1
+    assert "Traceback" not in caplog.text

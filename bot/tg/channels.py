@@ -13,10 +13,11 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from telegram import Chat, Message, MessageEntity, Update
+from telegram.error import NetworkError
 from telegram.ext import ExtBot
 
 from bot.core.corpus import Article
-from bot.store import AsyncStore
+from bot.store import AsyncStore, StoreError
 
 log = logging.getLogger(__name__)
 
@@ -100,8 +101,21 @@ class StoringBot(ExtBot[None]):
             if (found := listed_post(update, self._channels)) is not None:
                 # Awaited: the batch is confirmed only once its posts are stored. This holds up
                 # the next poll while the database is busy, never the answers.
-                await self._store.write(self._store.store.save_article, found[0], origin=found[1])
+                try:
+                    await self._store.write(
+                        self._store.store.save_article, found[0], origin=found[1]
+                    )
+                except StoreError as exc:
+                    # A Telegram error, so that the updater polls again (and gets the same batch,
+                    # unconfirmed) instead of ending: any other exception would stop polling.
+                    raise PostsNotStored(
+                        f"channel posts not stored, fetching again: {exc}"
+                    ) from exc
         return updates
+
+
+class PostsNotStored(NetworkError):
+    """A batch of updates was not returned: a channel post in it could not be stored."""
 
 
 def listed_post(update: Update, channels: ChannelList) -> tuple[Article, str] | None:
