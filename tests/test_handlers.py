@@ -104,13 +104,16 @@ async def test_ask_without_a_question_explains_usage(
 
 
 async def test_a_failing_handler_is_reported_to_the_user(
-    offline_app: App, recording_request: RecordingRequest
+    offline_app: App, recording_request: RecordingRequest, caplog: pytest.LogCaptureFixture
 ) -> None:
     recording_request.errors["sendMessage"] = (400, "Bad Request: message is too long")
     await feed(offline_app, make_message_update("ferry"))
     # The answer failed; the error handler's apology was tried too (and failed the same way).
     assert recording_request.methods == ["sendMessage", "sendMessage"]
     assert recording_request.calls[1].params["text"].startswith("Sorry, something went wrong")
+    # The failed apology is one line, not a second traceback.
+    assert "the apology could not be sent either: Message is too long" in caplog.text
+    assert caplog.text.count("Traceback") == 1
 
 
 @pytest.mark.parametrize("command", ["/start", "/sources", "/latest"])
