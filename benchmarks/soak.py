@@ -330,7 +330,10 @@ async def _run(
     turns = [config.total // config.users] * config.users
     for i in range(config.total % config.users):
         turns[i] += 1
-    lock_points = sorted(rng.sample(range(config.total // 10, config.total), config.locks))
+    # Not near the end, so that every lock is held and let go while users still ask.
+    lock_points = sorted(
+        rng.sample(range(config.total // 10, config.total * 8 // 10), config.locks)
+    )
     lock_events = [users.at(point) for point in lock_points]
     locked = 0
 
@@ -338,8 +341,8 @@ async def _run(
         nonlocal locked
         for event in lock_events:
             await event.wait()
-            await asyncio.to_thread(_hold_write_lock, database, config.lock_seconds)
             locked += 1
+            await asyncio.to_thread(_hold_write_lock, database, config.lock_seconds)
 
     async def sample_memory() -> float:
         await first_thousand.wait()
