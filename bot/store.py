@@ -465,7 +465,8 @@ class AsyncStore:
                 pending = [asyncio.wrap_future(future) for future in self._pending]
             if not pending:
                 return
-            await asyncio.wait(pending)
+            # Failures are logged by write_later's callback; gather just takes them.
+            await asyncio.gather(*pending, return_exceptions=True)
 
     def close(self) -> None:
         """Finish the queued writes, stop the threads and close the store."""
