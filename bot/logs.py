@@ -18,6 +18,8 @@ from collections.abc import Callable, Iterable
 MASK = "<token>"
 # A failure that keeps happening (the network is down) is logged once a minute, with a count.
 THROTTLE_SECONDS = 60.0
+# telegram.error's passing failures: the network, flood control, another poller.
+PASSING_FAILURES = frozenset({"NetworkError", "RetryAfter", "Conflict"})
 
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
@@ -78,6 +80,34 @@ class Throttle:
         return self._skipped.pop(kind, 0)
 
 
+class OneLineFailures(logging.Filter):
+    """A handler filter: a record carrying a passing failure of the network or of Telegram is
+    one line, its message and the error's, without the traceback.
+
+    The bot retries such failures and reports the ones that last (bot.tg.retry, the error
+    handler); PTB logs some of them itself with a traceback (a rate limit hit too often, a poll
+    failing at shutdown). Installed above DEBUG only: at DEBUG every traceback is shown.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if error is not None and _passing(error):
+            record.msg = f"{record.getMessage()}: {type(error).__name__}: {error}"
+            record.args = None
+            record.exc_info = None
+            record.exc_text = None
+        return True
+
+
+def _passing(error: BaseException) -> bool:
+    """Whether ``error`` is a network or Telegram failure that passes (not a 400: a bug).
+
+    By class name, so that every command need not import Telegram to log.
+    """
+    names = {cls.__name__ for cls in type(error).__mro__}
+    return bool(names & PASSING_FAILURES) and "BadRequest" not in names
+
+
 def token_secrets(token: str | None) -> list[str]:
     """What to hide of a bot token: all of it (also URL-encoded), and its secret half after the
     bot id."""
@@ -93,6 +123,8 @@ def configure_logging(level: str, token: str | None) -> Redactor:
     logging.basicConfig(format=FORMAT, level=level, stream=sys.stderr)
     redactor = Redactor(token_secrets(token))
     for handler in logging.getLogger().handlers:
+        if logging.getLogger().getEffectiveLevel() > logging.DEBUG:
+            handler.addFilter(OneLineFailures())  # first: the redactor masks what it writes
         handler.addFilter(redactor)
     # httpx logs every request at INFO: masked now, but one line per Bot API call is noise.
     logging.getLogger("httpx").setLevel(logging.WARNING)

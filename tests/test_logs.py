@@ -8,8 +8,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from telegram.error import BadRequest, NetworkError, RetryAfter, TimedOut
 
-from bot.logs import MASK, Redactor, token_secrets
+from bot.logs import MASK, OneLineFailures, Redactor, token_secrets
 from tests.auxil.bot_api import BOT_TOKEN, make_message_update
 from tests.auxil.fake_server import FakeBotApiServer
 from tests.auxil.serving import Bot
@@ -47,6 +48,37 @@ def test_the_token_is_masked_in_messages_args_and_tracebacks(
     assert f"Set Bot API URL: https://api.telegram.org/bot{MASK}" in text
     assert f"The token `{MASK}` was rejected" in text
     assert "Traceback" in text
+
+
+def test_passing_failures_are_one_line_and_bugs_keep_their_traceback() -> None:
+    out = io.StringIO()
+    handler = logging.StreamHandler(out)
+    handler.addFilter(OneLineFailures())
+    handler.addFilter(Redactor(token_secrets(BOT_TOKEN)))
+    logger = logging.getLogger("tests.one_line")
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        for error in (
+            TimedOut(),
+            RetryAfter(1),
+            NetworkError(f"httpx.ConnectError: bot{BOT_TOKEN}"),
+            BadRequest("Message is too long"),
+            KeyError("bug"),
+        ):
+            try:
+                raise error
+            except Exception:
+                logger.exception("sending failed")
+    finally:
+        logger.removeHandler(handler)
+    lines = out.getvalue().splitlines()
+    assert lines[0] == "sending failed: TimedOut: Timed out"
+    assert lines[1].startswith("sending failed: RetryAfter: Flood control exceeded. Retry in ")
+    assert lines[2] == f"sending failed: NetworkError: httpx.ConnectError: bot{MASK}"
+    assert lines[3] == "sending failed"  # a 400 is a bug: its traceback follows
+    assert lines[4].startswith("Traceback")
+    assert out.getvalue().count("Traceback") == 2
 
 
 def test_a_short_or_missing_token_masks_what_there_is() -> None:
