@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import dataclasses
 import json
 import logging
@@ -15,7 +16,10 @@ from bot.config import ConfigError, Settings
 from bot.core.analysis import tokenize
 from bot.core.answer import Answer, answer, render_html, render_plain
 from bot.core.library import Hit, Library
+from bot.core.semantic import ModelError
 from bot.loading import library_builder, load_library
+from bot.logs import Redactor, configure_logging, token_secrets
+from bot.store import StoreError, lock_data_dir
 
 log = logging.getLogger("bot")
 
@@ -28,9 +32,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    _configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.token)
     command: Any = args.func
-    code: int = command(args, settings)
+    try:
+        code: int = command(args, settings)
+    except ModelError as exc:
+        # The semantic stage can't start: say what to do in one line, as for a missing token.
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     return code
 
 
@@ -84,12 +93,6 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _configure_logging(level: str) -> None:
-    logging.basicConfig(
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=level, stream=sys.stderr
-    )
-    # httpx logs every request URL at INFO, and Bot API URLs contain the bot token.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
@@ -101,13 +104,53 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         )
         return 2
     # Telegram is only imported by the command that needs it.
+    from telegram.error import InvalidToken, NetworkError
+
     from bot.tg.app import ALLOWED_UPDATES, build_application
 
     if args.base_url:
         settings = dataclasses.replace(settings, base_url=args.base_url)
-    application = build_application(settings, load_library(args.corpus, settings))
-    application.run_polling(allowed_updates=ALLOWED_UPDATES)
-    return 0
+    library = load_library(args.corpus, settings)
+    try:
+        instance = lock_data_dir(settings.data_dir)
+        application = build_application(settings, library)
+    except StoreError as exc:
+        return _fail(
+            settings,
+            f"{exc}. DATA_DIR must be a writable folder for the bot's database (or nothing yet).",
+            exc,
+        )
+    # Connect and check the token here, on the loop run_polling goes on with (it skips what is
+    # already initialized), so that a failure is reported in one line rather than PTB's traceback.
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    with instance:
+        try:
+            loop.run_until_complete(application.initialize())
+        except (InvalidToken, NetworkError) as exc:
+            application.bot_data["store"].close()
+            loop.close()
+            if isinstance(exc, InvalidToken):
+                problem = (
+                    "Telegram rejected TELEGRAM_BOT_TOKEN (or TELEGRAM_BASE_URL is not a Bot API):"
+                    f" {str(exc).rstrip('.')}. Check the token with @BotFather."
+                )
+            else:
+                problem = (
+                    f"cannot reach the Bot API at {settings.base_url}: {str(exc).rstrip('.')}."
+                    " Check TELEGRAM_BASE_URL (or --base-url) and the network."
+                )
+            return _fail(settings, problem, exc)
+        application.run_polling(allowed_updates=ALLOWED_UPDATES)
+        return 0
+
+
+def _fail(settings: Settings, message: str, error: Exception) -> int:
+    """Report a start-up failure in one line (the traceback only at DEBUG); exit code 2."""
+    log.debug("start-up failed", exc_info=error)
+    redactor = Redactor(token_secrets(settings.token))
+    print(f"error: {redactor.redact(message)}", file=sys.stderr)
+    return 2
 
 
 def answer_json(result: Answer) -> dict[str, Any]:

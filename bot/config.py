@@ -11,6 +11,8 @@ from bot.core.corpus import DEFAULT_PASSAGE_CHARS
 
 REPO_CORPUS = Path(__file__).resolve().parent.parent / "corpus"
 TELEGRAM_BASE_URL = "https://api.telegram.org/bot"
+# Telegram's own limit on a bot's messages: about 30 a second over all chats.
+DEFAULT_RATE_LIMIT = 30
 
 
 class ConfigError(ValueError):
@@ -28,6 +30,7 @@ class Settings:
     channels: tuple[str, ...] = ()
     passage_chars: int = DEFAULT_PASSAGE_CHARS
     log_level: str = "INFO"
+    rate_limit: int = DEFAULT_RATE_LIMIT  # messages a second over all chats; 0: no limits
     semantic: bool = True  # the semantic stage (SEMANTIC=off: a purely lexical bot)
 
     @classmethod
@@ -37,6 +40,9 @@ class Settings:
         passage_chars = env.get("PASSAGE_CHARS", str(DEFAULT_PASSAGE_CHARS))
         if not passage_chars.isdigit() or int(passage_chars) < 100:
             raise ConfigError(f"PASSAGE_CHARS must be a whole number >= 100, not {passage_chars!r}")
+        rate_limit = env.get("RATE_LIMIT", str(DEFAULT_RATE_LIMIT)).strip()
+        if not rate_limit.isdigit():
+            raise ConfigError(f"RATE_LIMIT must be a whole number >= 0, not {rate_limit!r}")
         channels = env.get("CHANNELS", "").replace(",", " ").split()
         semantic = env.get("SEMANTIC", "on").strip().casefold() or "on"
         if semantic not in _SWITCH:
@@ -49,6 +55,7 @@ class Settings:
             channels=tuple(channels),
             passage_chars=int(passage_chars),
             log_level=env.get("LOG_LEVEL", "INFO").upper(),
+            rate_limit=int(rate_limit),
             semantic=_SWITCH[semantic],
         )
 

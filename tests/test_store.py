@@ -252,6 +252,19 @@ def test_answers_round_trip(store: Store) -> None:
     assert store.get_answer(999) is None
 
 
+def test_answers_are_found_by_their_random_token(store: Store) -> None:
+    first = store.record_answer(chat_id=7, question="Q1")
+    second = store.record_answer(chat_id=7, question="Q2", token="given-token-0001")
+    record = store.get_answer(first)
+    assert record is not None
+    assert len(record.token) == 16
+    assert store.answer_by_token(record.token) == record
+    assert store.answer_by_token("given-token-0001") == store.get_answer(second)
+    assert store.answer_by_token(str(first)) is None
+    with pytest.raises(StoreError, match="UNIQUE"):
+        store.record_answer(chat_id=8, question="Q3", token="given-token-0001")
+
+
 def test_messages_lead_back_to_their_answer(store: Store) -> None:
     first = store.record_answer(chat_id=7, question="Q1")
     second = store.record_answer(chat_id=7, question="Q2")

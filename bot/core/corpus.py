@@ -9,13 +9,15 @@ A corpus is a folder, read recursively, of
 
 A single ``.jsonl`` or text file is a corpus too. Article ids are stable across runs: the path
 relative to the corpus folder, or the record's own id. A file that cannot be read is reported as a
-:class:`Problem` and skipped; every other file still loads.
+:class:`Problem` and skipped; every other file still loads. Links to folders are followed; a
+folder that can't be read, a link that leads nowhere and a link loop are reported the same way.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -89,20 +91,14 @@ def load_corpus(path: Path) -> Corpus:
     """Load every article under ``path`` (a folder, a ``.jsonl`` file or one text/HTML file)."""
     if not path.exists():
         return Corpus((), (Problem(str(path), "no such file or folder"),))
+    problems: list[Problem] = []
     if path.is_dir():
-        files = sorted(
-            p
-            for p in path.rglob("*")
-            if p.is_file()
-            and p.suffix.lower() in SUFFIXES
-            and not any(part.startswith(".") for part in p.relative_to(path).parts)
-        )
+        files = sorted(_walk(path, problems))
         root = path
     else:
         files = [path]
         root = path.parent
     articles: list[Article] = []
-    problems: list[Problem] = []
     seen: set[str] = set()
     for file in files:
         loaded, found = _load_file(file, file.relative_to(root).as_posix())
@@ -116,6 +112,54 @@ def load_corpus(path: Path) -> Corpus:
     return Corpus(tuple(articles), tuple(problems))
 
 
+def _walk(folder: Path, problems: list[Problem], walked: set[Path] | None = None) -> list[Path]:
+    """The corpus files under ``folder`` (hidden ones skipped), following links to folders.
+
+    What can't be followed is added to ``problems``: an unreadable folder, a link whose target is
+    gone, and a link loop (a link to a folder already read, or a link to itself).
+    """
+    walked = set() if walked is None else walked
+    real = folder.resolve()
+    if real in walked:
+        problems.append(
+            Problem(str(folder), f"symbolic link loop: the folder {real} is read already")
+        )
+        return []
+    walked.add(real)
+    try:
+        with os.scandir(folder) as scan:
+            entries = [entry for entry in scan if not entry.name.startswith(".")]
+    except OSError as exc:
+        problems.append(Problem(str(folder), f"cannot read the folder: {exc.strerror or exc}"))
+        return []
+    files: list[Path] = []
+    for entry in entries:
+        path = Path(entry.path)
+        try:
+            is_dir, is_file = entry.is_dir(), entry.is_file()
+        except OSError:  # a link to itself: ELOOP
+            is_dir = is_file = False
+        if is_dir:
+            files += _walk(path, problems, walked)
+        elif is_file:
+            if path.suffix.lower() in SUFFIXES:
+                files.append(path)
+        elif entry.is_symlink():
+            problems.append(Problem(str(path), _broken_link(path)))
+    return files
+
+
+def _broken_link(path: Path) -> str:
+    """Why a symbolic link leads nowhere."""
+    try:
+        path.resolve(strict=True)
+    except FileNotFoundError:
+        return f"broken link: {path.parent / os.readlink(path)} does not exist"
+    except (OSError, RuntimeError):  # RuntimeError: Python < 3.13's word for ELOOP
+        return "symbolic link loop"
+    return "not a file or folder"
+
+
 def _load_file(path: Path, article_id: str) -> tuple[list[Article], list[Problem]]:
     try:
         raw = path.read_bytes()
@@ -125,6 +169,10 @@ def _load_file(path: Path, article_id: str) -> tuple[list[Article], list[Problem
         content = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         return [], [Problem(str(path), f"not UTF-8 text (byte {exc.start})")]
+    if "\0" in content:  # valid UTF-8, but no text has NULs: every other byte of UTF-16
+        return [], [
+            Problem(str(path), "not UTF-8 text (NUL bytes: UTF-16 without a byte order mark?)")
+        ]
     suffix = path.suffix.lower()
     if suffix in JSONL_SUFFIXES:
         return parse_jsonl(content, str(path))
