@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import dataclasses
 import json
 import logging
@@ -16,8 +17,11 @@ from urllib.parse import urlsplit
 from bot.config import ConfigError, Settings
 from bot.core.analysis import tokenize
 from bot.core.answer import Answer, answer, render_html, render_plain
-from bot.core.corpus import load_corpus
 from bot.core.library import Hit, Library
+from bot.core.semantic import ModelError
+from bot.loading import library_builder, load_library
+from bot.logs import Redactor, configure_logging, token_secrets
+from bot.store import StoreError, lock_data_dir
 
 log = logging.getLogger("bot")
 
@@ -44,9 +48,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    _configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.token)
     command: Any = args.func
-    code: int = command(args, settings)
+    try:
+        code: int = command(args, settings)
+    except ModelError as exc:
+        # The semantic stage can't start: say what to do in one line, as for a missing token.
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     return code
 
 
@@ -134,22 +143,6 @@ def _config(_args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _configure_logging(level: str) -> None:
-    logging.basicConfig(
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=level, stream=sys.stderr
-    )
-    # httpx logs every request URL at INFO, and Bot API URLs contain the bot token.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-
-
-def load_library(path: Path | None, settings: Settings) -> Library:
-    """Load the corpus, report the files that failed, and build the library."""
-    corpus = load_corpus(path or settings.corpus)
-    for problem in corpus.problems:
-        log.warning("skipped %s", problem)
-    return Library(corpus.articles, passage_chars=settings.passage_chars)
-
-
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
     problems = []
     if not settings.token:
@@ -167,26 +160,67 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         print("error: " + "\nerror: ".join(problems), file=sys.stderr)
         return 2
     # Telegram is only imported by the command that needs it.
+    from telegram.error import InvalidToken, NetworkError
+
     from bot.tg.app import ALLOWED_UPDATES, build_application
 
     if args.base_url:
         settings = dataclasses.replace(settings, base_url=args.base_url)
     if args.corpus:  # /reload and the corpus watcher read it again
         settings = dataclasses.replace(settings, corpus=args.corpus)
-    application = build_application(settings, load_library(None, settings))
-    if settings.webhook_url:
-        application.run_webhook(
-            listen=settings.listen,
-            port=settings.port,
-            # The public address's path: a reverse proxy passes it on unchanged.
-            url_path=urlsplit(settings.webhook_url).path.strip("/"),
-            webhook_url=settings.webhook_url,
-            secret_token=settings.webhook_secret,
-            allowed_updates=ALLOWED_UPDATES,
+    try:
+        # The data directory first: loading the library writes the embedding cache into it, and
+        # a second instance or an unusable folder is better refused before minutes of embedding.
+        instance = lock_data_dir(settings.data_dir)
+        application = build_application(settings, load_library(None, settings))
+    except StoreError as exc:
+        return _fail(
+            settings,
+            f"{exc}. DATA_DIR must be a writable folder for the bot's database (or nothing yet).",
+            exc,
         )
-    else:
-        application.run_polling(allowed_updates=ALLOWED_UPDATES)
-    return 0
+    # Connect and check the token here, on the loop run_polling (or run_webhook) goes on with (it
+    # skips what is already initialized), so a failure is reported in one line, not a traceback.
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    with instance:
+        try:
+            loop.run_until_complete(application.initialize())
+        except (InvalidToken, NetworkError) as exc:
+            application.bot_data["store"].close()
+            loop.close()
+            if isinstance(exc, InvalidToken):
+                problem = (
+                    "Telegram rejected TELEGRAM_BOT_TOKEN (or TELEGRAM_BASE_URL is not a Bot API):"
+                    f" {str(exc).rstrip('.')}. Check the token with @BotFather."
+                )
+            else:
+                problem = (
+                    f"cannot reach the Bot API at {settings.base_url}: {str(exc).rstrip('.')}."
+                    " Check TELEGRAM_BASE_URL (or --base-url) and the network."
+                )
+            return _fail(settings, problem, exc)
+        if settings.webhook_url:
+            application.run_webhook(
+                listen=settings.listen,
+                port=settings.port,
+                # The public address's path: a reverse proxy passes it on unchanged.
+                url_path=urlsplit(settings.webhook_url).path.strip("/"),
+                webhook_url=settings.webhook_url,
+                secret_token=settings.webhook_secret,
+                allowed_updates=ALLOWED_UPDATES,
+            )
+        else:
+            application.run_polling(allowed_updates=ALLOWED_UPDATES)
+        return 0
+
+
+def _fail(settings: Settings, message: str, error: Exception) -> int:
+    """Report a start-up failure in one line (the traceback only at DEBUG); exit code 2."""
+    log.debug("start-up failed", exc_info=error)
+    redactor = Redactor(token_secrets(settings.token))
+    print(f"error: {redactor.redact(message)}", file=sys.stderr)
+    return 2
 
 
 def answer_json(result: Answer) -> dict[str, Any]:
@@ -254,11 +288,16 @@ def _hits_json(hits: list[Hit]) -> list[dict[str, Any]]:
     ]
 
 
-def _eval(args: argparse.Namespace, _settings: Settings) -> int:
+def _eval(args: argparse.Namespace, settings: Settings) -> int:
     from bot.evaluate import format_table, run_eval
 
     try:
-        report, declined = run_eval(args.data, limit=args.limit, offtopic=args.offtopic)
+        report, declined = run_eval(
+            args.data,
+            limit=args.limit,
+            offtopic=args.offtopic,
+            build=library_builder(settings),
+        )
     except (OSError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -31,6 +31,8 @@ _SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*([smh]?)")
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600}
 MASK = "********"
+# Telegram's own limit on a bot's messages: about 30 a second over all chats.
+DEFAULT_RATE_LIMIT = 30
 
 
 class ConfigError(ValueError):
@@ -58,6 +60,8 @@ class Settings:
     listen: str = "127.0.0.1"
     port: int = DEFAULT_PORT
     metrics_port: int | None = None
+    rate_limit: int = DEFAULT_RATE_LIMIT  # messages a second over all chats; 0: no limits
+    semantic: bool = True  # the semantic stage (SEMANTIC=off: a purely lexical bot)
 
     @classmethod
     def load(cls, env: Mapping[str, str] | None = None, path: Path | None = None) -> Settings:
@@ -124,7 +128,9 @@ def _shown(key: str, value: object) -> str:
 
 
 def _toml_value(value: object) -> str:
-    if isinstance(value, bool | int | float):
+    if isinstance(value, bool):  # before int: a bool is an int, and TOML spells it in lower case
+        return str(value).lower()
+    if isinstance(value, int | float):
         return str(value)
     if isinstance(value, frozenset):
         return _toml_value(tuple(sorted(value)))
@@ -216,6 +222,19 @@ def _path(value: object) -> Path:
     return Path(_text(value))
 
 
+_SWITCH = {"on": True, "off": False, "true": True, "false": False, "1": True, "0": False}
+
+
+def _switch(value: object) -> bool:
+    """On or off: a TOML boolean, or on/off (true/false, 1/0) from the environment."""
+    if isinstance(value, bool):
+        return value
+    word = str(value).strip().casefold()
+    if word not in _SWITCH:
+        raise ValueError("must be on or off")
+    return _SWITCH[word]
+
+
 # Environment name -> (Settings attribute, parser). The order is the order `config` prints.
 _SPECS: dict[str, tuple[str, Callable[[object], Any]]] = {
     "TELEGRAM_BOT_TOKEN": ("token", _text),
@@ -235,6 +254,8 @@ _SPECS: dict[str, tuple[str, Callable[[object], Any]]] = {
     "LISTEN": ("listen", _text),
     "PORT": ("port", _port),
     "METRICS_PORT": ("metrics_port", _port),
+    "RATE_LIMIT": ("rate_limit", _whole(0)),
+    "SEMANTIC": ("semantic", _switch),
 }
 _SECRETS = frozenset({"TELEGRAM_BOT_TOKEN", "WEBHOOK_SECRET"})
 ENV_NAMES = tuple(_SPECS)  # every environment variable the bot reads

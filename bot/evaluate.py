@@ -9,8 +9,13 @@ header line). Two things are measured:
   the queries that have a relevant article (score >= 1). A score of 0 or below is not relevant.
 - *Replies*, for sets whose questions carry gold ``answers``: the question is put to
   :func:`bot.core.answer.answer` exactly as the bot would, and the reply rendered as plain text. The
-  answer is *shown* when any gold string occurs in that text (case-insensitive); the bot *abstained*
-  when it replied "not covered".
+  answer is *shown* when any gold string occurs in that text, and *all shown* when every one does
+  (SQuAD lists alternatives, any of which is the answer; the announcements set lists the parts of
+  one answer, all of which a correct reply holds). Both compare case-folded text with runs of
+  spaces made one and dashes made hyphens. The bot *abstained* when it replied "not covered".
+- *By kind and language*: when questions carry a ``kind`` (paraphrase, lexical, update, typo),
+  every figure is also given per kind, and per language (``zh`` for a question with Chinese
+  characters, ``en`` otherwise), so that a gain on one kind cannot hide a loss on another.
 
 The abstention test puts one set's questions to another set's corpus, where none of them is
 answerable, and reports the share the bot declined.
@@ -20,12 +25,15 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+from bot.core.analysis import is_cjk
 from bot.core.answer import Status, answer, quotable, render_plain, windows
-from bot.core.corpus import load_corpus
+from bot.core.corpus import Article, load_corpus
 from bot.core.library import Library
 
 CUTOFFS_RECALL = (1, 5, 10, 100)
@@ -81,6 +89,12 @@ class Query:
     id: str
     text: str
     answers: tuple[str, ...] = ()
+    kind: str | None = None
+
+    @property
+    def language(self) -> str:
+        """``zh`` for a question with Chinese characters, ``en`` otherwise."""
+        return "zh" if any(is_cjk(c) for c in self.text) else "en"
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,8 +140,12 @@ def _read_queries(path: Path) -> list[Query]:
                 raise ValueError(f"{path}:{number}: expected an id and a text")
             if not isinstance(answers, list) or not all(isinstance(a, str) for a in answers):
                 raise ValueError(f"{path}:{number}: answers must be a list of strings")
+            kind = record.get("kind")
             # An empty gold string would be "found" in every reply.
-            queries.append(Query(str(query_id), text, tuple(a for a in answers if a.strip())))
+            golds = tuple(a for a in answers if a.strip())
+            queries.append(
+                Query(str(query_id), text, golds, str(kind) if kind is not None else None)
+            )
     return queries
 
 
@@ -155,12 +173,28 @@ def _read_qrels(path: Path) -> dict[str, dict[str, int]]:
 
 
 @dataclass(frozen=True, slots=True)
+class Outcome:
+    """What became of one question: its ranking figures (None without a judgment) and reply."""
+
+    query: Query
+    ndcg_at_10: float | None = None
+    recall: tuple[float, ...] = ()  # at each of CUTOFFS_RECALL
+    mrr_at_10: float = 0.0
+    asked: bool = False
+    shown: bool = False
+    all_shown: bool = False
+    abstained: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class Report:
     """The averaged figures of one evaluation run.
 
     ``queries`` counts the questions scored for ranking (those with a relevant article).
-    ``answer_shown`` and ``abstained`` are shares of the ``asked`` questions that carry gold
-    answers; both are None for a set without answers, such as Cranfield.
+    ``answer_shown``, ``all_shown`` and ``abstained`` are shares of the ``asked`` questions that
+    carry gold answers; None for a set without answers, such as Cranfield. ``by_kind`` and
+    ``by_language`` hold the same figures for each kind and language of question, when the
+    questions carry a kind.
     """
 
     queries: int
@@ -173,10 +207,13 @@ class Report:
     asked: int = 0
     answer_shown: float | None = None
     abstained: float | None = None
+    all_shown: float | None = None
+    by_kind: dict[str, Report] = field(default_factory=dict)
+    by_language: dict[str, Report] = field(default_factory=dict)
 
-    def to_json(self) -> dict[str, float]:
+    def to_json(self) -> dict[str, Any]:
         """The figures under the keys of ``eval --json``; the reply figures only when measured."""
-        figures: dict[str, float] = {
+        figures: dict[str, Any] = {
             "queries": self.queries,
             "ndcg@10": self.ndcg_at_10,
             "recall@1": self.recall_at_1,
@@ -188,7 +225,85 @@ class Report:
         if self.answer_shown is not None and self.abstained is not None:
             figures["answer_shown"] = self.answer_shown
             figures["abstained"] = self.abstained
+            figures["all_shown"] = self.all_shown
+        if self.by_kind:
+            figures["by_kind"] = {k: r.to_json() for k, r in self.by_kind.items()}
+            figures["by_language"] = {k: r.to_json() for k, r in self.by_language.items()}
         return figures
+
+
+def shows(reply: str, gold: str) -> bool:
+    """Whether ``reply`` holds ``gold``, case-folded, spaces and dashes made alike."""
+    return _normal(gold) in _normal(reply)
+
+
+def _normal(value: str) -> str:
+    return " ".join(_DASHES.sub("-", value).casefold().split())
+
+
+_DASHES = re.compile(r"[\u2010-\u2015\u2212]")
+
+
+def ask(library: Library, query: Query, judged: Mapping[str, int]) -> Outcome:
+    """Put one question to ``library`` as the bot would, and score the ranking and the reply."""
+    ranking_figures: dict[str, Any] = {}
+    if any(rel > 0 for rel in judged.values()):
+        hits = library.search(query.text, k=RANKING_DEPTH)
+        ranking = [hit.article.id for hit in hits]
+        ranking_figures = {
+            "ndcg_at_10": ndcg_at_k(ranking, judged, 10),
+            "recall": tuple(recall_at_k(ranking, judged, k) for k in CUTOFFS_RECALL),
+            "mrr_at_10": mrr_at_k(ranking, judged, 10),
+        }
+    if not query.answers:
+        return Outcome(query, **ranking_figures)
+    result = answer(library, query.text)
+    reply = render_plain(result) if result.answered else ""
+    found = [shows(reply, gold) for gold in query.answers]
+    return Outcome(
+        query,
+        **ranking_figures,
+        asked=True,
+        shown=any(found),
+        all_shown=all(found),
+        abstained=result.status is Status.NOT_COVERED,
+    )
+
+
+def summarize(outcomes: Sequence[Outcome], *, groups: bool = True) -> Report:
+    """Average ``outcomes``; with ``groups``, also per kind and language when questions have one."""
+    ranked = [o for o in outcomes if o.ndcg_at_10 is not None]
+    asked = [o for o in outcomes if o.asked]
+    by_kind: dict[str, Report] = {}
+    by_language: dict[str, Report] = {}
+    if groups and any(o.query.kind for o in outcomes):
+        for kind in sorted({o.query.kind or "" for o in outcomes}):
+            by_kind[kind] = summarize(
+                [o for o in outcomes if (o.query.kind or "") == kind], groups=False
+            )
+        for language in sorted({o.query.language for o in outcomes}):
+            by_language[language] = summarize(
+                [o for o in outcomes if o.query.language == language], groups=False
+            )
+
+    def share(flag: str) -> float | None:
+        return sum(getattr(o, flag) for o in asked) / len(asked) if asked else None
+
+    return Report(
+        queries=len(ranked),
+        ndcg_at_10=_mean([o.ndcg_at_10 or 0.0 for o in ranked]),
+        recall_at_1=_mean([o.recall[0] for o in ranked]),
+        recall_at_5=_mean([o.recall[1] for o in ranked]),
+        recall_at_10=_mean([o.recall[2] for o in ranked]),
+        recall_at_100=_mean([o.recall[3] for o in ranked]),
+        mrr_at_10=_mean([o.mrr_at_10 for o in ranked]),
+        asked=len(asked),
+        answer_shown=share("shown"),
+        abstained=share("abstained"),
+        all_shown=share("all_shown"),
+        by_kind=by_kind,
+        by_language=by_language,
+    )
 
 
 def evaluate(library: Library, eval_set: EvalSet, *, limit: int | None = None) -> Report:
@@ -201,37 +316,7 @@ def evaluate(library: Library, eval_set: EvalSet, *, limit: int | None = None) -
     if limit is not None and limit < 0:
         raise ValueError("limit must not be negative")
     queries = eval_set.queries if limit is None else eval_set.queries[:limit]
-    ndcg: list[float] = []
-    recall: dict[int, list[float]] = {k: [] for k in CUTOFFS_RECALL}
-    mrr: list[float] = []
-    shown = abstained = asked = 0
-    for query in queries:
-        judged = eval_set.qrels.get(query.id, {})
-        if any(rel > 0 for rel in judged.values()):
-            hits = library.search(query.text, k=RANKING_DEPTH)
-            ranking = [hit.article.id for hit in hits]
-            ndcg.append(ndcg_at_k(ranking, judged, 10))
-            for k, values in recall.items():
-                values.append(recall_at_k(ranking, judged, k))
-            mrr.append(mrr_at_k(ranking, judged, 10))
-        if query.answers:
-            asked += 1
-            result = answer(library, query.text)
-            reply = render_plain(result).casefold()
-            shown += result.answered and any(a.casefold() in reply for a in query.answers)
-            abstained += result.status is Status.NOT_COVERED
-    return Report(
-        queries=len(ndcg),
-        ndcg_at_10=_mean(ndcg),
-        recall_at_1=_mean(recall[1]),
-        recall_at_5=_mean(recall[5]),
-        recall_at_10=_mean(recall[10]),
-        recall_at_100=_mean(recall[100]),
-        mrr_at_10=_mean(mrr),
-        asked=asked,
-        answer_shown=shown / asked if asked else None,
-        abstained=abstained / asked if asked else None,
-    )
+    return summarize([ask(library, q, eval_set.qrels.get(q.id, {})) for q in queries])
 
 
 def evaluate_offtopic(library: Library, questions: Iterable[str]) -> float:
@@ -287,20 +372,24 @@ def answer_reach(library: Library, eval_set: EvalSet) -> Reach:
 
 
 def run_eval(
-    data: Path, *, limit: int | None = None, offtopic: Path | None = None
+    data: Path,
+    *,
+    limit: int | None = None,
+    offtopic: Path | None = None,
+    build: Callable[[Sequence[Article]], Library] = Library,
 ) -> tuple[Report, float | None]:
     """Evaluate the set in ``data``, and put ``offtopic``'s questions to the same library.
 
-    The library is built once from ``data / "corpus.jsonl"``; ``limit`` takes the first questions
-    of both sets. Returns the report and the off-topic decline share (None without ``offtopic``).
-    Raises ``ValueError`` when the corpus yields no article at all.
+    The library is built once, by ``build``, from ``data / "corpus.jsonl"``; ``limit`` takes the
+    first questions of both sets. Returns the report and the off-topic decline share (None without
+    ``offtopic``). Raises ``ValueError`` when the corpus yields no article at all.
     """
     eval_set = load_eval_set(data)
     corpus = load_corpus(eval_set.corpus_path)
     if not corpus.articles:
         problems = "; ".join(str(p) for p in corpus.problems[:3])
         raise ValueError(f"{eval_set.corpus_path}: no articles loaded ({problems})")
-    library = Library(corpus.articles)
+    library = build(corpus.articles)
     report = evaluate(library, eval_set, limit=limit)
     if offtopic is None:
         return report, None
@@ -312,7 +401,8 @@ def run_eval(
 
 
 def format_table(report: Report, *, offtopic: float | None = None) -> str:
-    """The figures as an aligned two-column plain-text table, with the off-topic share if given."""
+    """The figures as an aligned plain-text table, with the off-topic share if given; then, when
+    the questions have kinds, a table of the main figures per kind and language."""
     rows = [
         ("queries", str(report.queries)),
         ("nDCG@10", f"{report.ndcg_at_10:.4f}"),
@@ -325,12 +415,26 @@ def format_table(report: Report, *, offtopic: float | None = None) -> str:
     if report.answer_shown is not None and report.abstained is not None:
         rows.append(("questions with answers", str(report.asked)))
         rows.append(("answer shown", f"{report.answer_shown:.4f}"))
+        rows.append(("all answers shown", f"{report.all_shown or 0.0:.4f}"))
         rows.append(("abstained", f"{report.abstained:.4f}"))
     if offtopic is not None:
         rows.append(("off-topic declined", f"{offtopic:.4f}"))
     width = max(len(name) for name, _ in rows)
     value_width = max(len(value) for _, value in rows)
-    return "\n".join(f"{name:<{width}}  {value:>{value_width}}" for name, value in rows)
+    table = "\n".join(f"{name:<{width}}  {value:>{value_width}}" for name, value in rows)
+    if not report.by_kind:
+        return table
+    lines = [
+        f"{'kind / language':<16} {'questions':>9} {'Recall@1':>9} {'shown':>7} {'all shown':>9}"
+        f" {'declined':>8}",
+    ]
+    for name, group in [*report.by_kind.items(), *report.by_language.items()]:
+        lines.append(
+            f"{name:<16} {group.asked or group.queries:>9} {group.recall_at_1:>9.3f}"
+            f" {group.answer_shown or 0.0:>7.3f} {group.all_shown or 0.0:>9.3f}"
+            f" {group.abstained or 0.0:>8.3f}"
+        )
+    return table + "\n\n" + "\n".join(lines)
 
 
 def _mean(values: Sequence[float]) -> float:

@@ -11,27 +11,43 @@ point, loses nothing that a method has returned from:
   older file one step at a time, each step in its own transaction, so a crash mid-upgrade leaves
   the file at the previous version rather than half-changed.
 
-The store is synchronous and thread-safe: one connection, shared under a lock, so the bot may call
-it from its event loop thread and tests from any other.
+The store is synchronous and thread-safe: a connection for writes and one for reads, each under a
+lock. In WAL mode reads never wait for a writer, so a write that waits out another process's lock
+(a second instance, a backup, the ``sqlite3`` shell) holds up only the writes behind it.
+
+The bot never calls it from its event loop: :class:`AsyncStore` runs reads on a few threads and
+writes on one writer thread, in order, and lets the bot queue a write without waiting for it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import fcntl
+import functools
 import json
+import logging
+import secrets
 import sqlite3
 import statistics
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Self
+from typing import IO, Any, ParamSpec, Self, TypeVar
 
 from bot.core.corpus import Article
 
+P = ParamSpec("P")
+T = TypeVar("T")
+log = logging.getLogger(__name__)
+
 FILENAME = "announcements.sqlite3"
+LOCK_FILENAME = "serve.lock"
 BUSY_TIMEOUT_SECONDS = 10.0  # how long to wait for another process's write lock
+READER_THREADS = 2  # reads are index lookups of a millisecond: two threads keep up with any chat
 
 # MIGRATIONS[i] upgrades a file from schema version i to i + 1. A released step is never edited:
 # files in the field were built by it. Change the schema by appending a step.
@@ -87,7 +103,14 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         ) WITHOUT ROWID
         """,
     ),
-    # 3: every question asked in a chat, answered or declined, and how long the reply took:
+    # 3: a random token per answer, the id its buttons carry: sequential ids can be guessed, and
+    # a guessed id would open another chat's answer. Older answers keep no token; their buttons
+    # say "no longer available".
+    (
+        "ALTER TABLE answers ADD COLUMN token TEXT",
+        "CREATE UNIQUE INDEX answers_token ON answers (token)",
+    ),
+    # 4: every question asked in a chat, answered or declined, and how long the reply took:
     # what /stats counts and /unanswered lists.
     (
         """
@@ -106,6 +129,11 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
 SCHEMA_VERSION = len(MIGRATIONS)
 
 _ARTICLE_COLUMNS = "id, title, text, date, url, lang, tags"
+_ANSWER_COLUMNS = ", ".join(
+    f"answers.{name}"
+    for name in ("id", "chat_id", "question", "context", "source_ids", "created", "token")
+)
+TOKEN_BYTES = 12  # 96 random bits, 16 characters: never guessed, and short in callback data
 
 
 class StoreError(RuntimeError):
@@ -122,6 +150,7 @@ class AnswerRecord:
     context: str  # the earlier question a follow-up refers to, "" if none
     source_ids: tuple[str, ...]
     created: dt.datetime  # UTC, timezone-aware
+    token: str = ""  # what the answer's buttons carry; "" for answers stored before schema 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,22 +175,30 @@ class QuestionStats:
 class Store:
     """One SQLite database file, opened, upgraded to :data:`SCHEMA_VERSION` and kept open."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, busy_timeout: float = BUSY_TIMEOUT_SECONDS) -> None:
         """Open or create the database at ``path`` and migrate it to the current schema.
 
-        Raises :class:`StoreError` if the file is not a database, cannot be opened, or was written
-        by a newer version of the bot.
+        ``busy_timeout`` is how long a write waits for another connection's write lock. Raises
+        :class:`StoreError` if the file is not a database, cannot be opened, or was written by a
+        newer version of the bot.
         """
         self._path = path
         self._lock = threading.Lock()
+        self._read_lock = threading.Lock()
         with _named_errors(path):
             # isolation_level=None: the module starts no transactions of its own; _writing() does.
             self._conn = sqlite3.connect(
-                path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None, check_same_thread=False
+                path, timeout=busy_timeout, isolation_level=None, check_same_thread=False
             )
         try:
             self._configure()
             self._migrate()
+            # Reads have a connection of their own: in WAL mode they never wait for a writer, so
+            # a write waiting out another process's lock doesn't hold them up.
+            with _named_errors(path):
+                self._reader = sqlite3.connect(
+                    path, timeout=busy_timeout, isolation_level=None, check_same_thread=False
+                )
         except BaseException:
             self._conn.close()
             raise
@@ -176,8 +213,9 @@ class Store:
         return cls(data_dir / FILENAME)
 
     def close(self) -> None:
-        with self._lock:
+        with self._lock, self._read_lock:
             self._conn.close()
+            self._reader.close()
 
     def __enter__(self) -> Self:
         return self
@@ -243,17 +281,39 @@ class Store:
     # --- Answers and feedback ------------------------------------------------------------------
 
     def record_answer(
-        self, *, chat_id: int, question: str, context: str = "", source_ids: Sequence[str] = ()
+        self,
+        *,
+        chat_id: int,
+        question: str,
+        context: str = "",
+        source_ids: Sequence[str] = (),
+        token: str | None = None,
+        message: tuple[int, int] | None = None,
     ) -> int:
-        """Remember an answer about to be sent; returns its id, a small positive integer."""
+        """Remember an answer; returns its id, a small positive integer.
+
+        ``token`` (a fresh :func:`new_token` by default) is what the answer's buttons carry;
+        ``message`` (chat id, message id), the message that carried it, attached in the same
+        transaction (see :meth:`attach_message`).
+        """
         with self._writing() as conn:
             cursor = conn.execute(
-                "INSERT INTO answers (chat_id, question, context, source_ids, created)"
-                " VALUES (?, ?, ?, ?, ?)",
-                (chat_id, question, context, json.dumps(list(source_ids)), _now()),
+                "INSERT INTO answers (chat_id, question, context, source_ids, created, token)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    chat_id,
+                    question,
+                    context,
+                    json.dumps(list(source_ids)),
+                    _now(),
+                    token or new_token(),
+                ),
             )
-            assert cursor.lastrowid is not None  # an INSERT into a rowid table always sets it
-            return cursor.lastrowid
+            answer_id = cursor.lastrowid
+            assert answer_id is not None  # an INSERT into a rowid table always sets it
+            if message is not None:
+                _attach(conn, answer_id, *message)
+            return answer_id
 
     def attach_message(self, answer_id: int, chat_id: int, message_id: int) -> None:
         """Note that bot message ``message_id`` in ``chat_id`` carried answer ``answer_id``.
@@ -263,18 +323,20 @@ class Store:
         """
         with self._writing() as conn:
             _require_answer(conn, answer_id)
-            conn.execute(
-                "INSERT INTO answer_messages (chat_id, message_id, answer_id) VALUES (?, ?, ?)"
-                " ON CONFLICT (chat_id, message_id) DO UPDATE SET answer_id = excluded.answer_id",
-                (chat_id, message_id, answer_id),
-            )
+            _attach(conn, answer_id, chat_id, message_id)
 
     def get_answer(self, answer_id: int) -> AnswerRecord | None:
         with self._reading() as conn:
             row = conn.execute(
-                "SELECT id, chat_id, question, context, source_ids, created FROM answers"
-                " WHERE id = ?",
-                (answer_id,),
+                f"SELECT {_ANSWER_COLUMNS} FROM answers WHERE id = ?", (answer_id,)
+            ).fetchone()
+        return _answer(row) if row else None
+
+    def answer_by_token(self, token: str) -> AnswerRecord | None:
+        """The answer whose buttons carry ``token``."""
+        with self._reading() as conn:
+            row = conn.execute(
+                f"SELECT {_ANSWER_COLUMNS} FROM answers WHERE token = ?", (token,)
             ).fetchone()
         return _answer(row) if row else None
 
@@ -282,8 +344,8 @@ class Store:
         """The answer a bot message carried: what a reply to that message follows up on."""
         with self._reading() as conn:
             row = conn.execute(
-                "SELECT a.id, a.chat_id, a.question, a.context, a.source_ids, a.created"
-                " FROM answer_messages AS m JOIN answers AS a ON a.id = m.answer_id"
+                f"SELECT {_ANSWER_COLUMNS} FROM answer_messages AS m"
+                " JOIN answers ON answers.id = m.answer_id"
                 " WHERE m.chat_id = ? AND m.message_id = ?",
                 (chat_id, message_id),
             ).fetchone()
@@ -390,8 +452,8 @@ class Store:
 
     @contextmanager
     def _reading(self) -> Iterator[sqlite3.Connection]:
-        with self._lock, _named_errors(self._path):
-            yield self._conn
+        with self._read_lock, _named_errors(self._path):
+            yield self._reader
 
     @contextmanager
     def _writing(self) -> Iterator[sqlite3.Connection]:
@@ -409,6 +471,90 @@ class Store:
                 if self._conn.in_transaction:
                     self._conn.execute("ROLLBACK")
                 raise
+
+
+def lock_data_dir(data_dir: Path) -> IO[bytes]:
+    """Take ``data_dir`` for this process: the lock is held while the returned file is open.
+
+    Two bots on one data directory would each answer from an index missing the other's posts;
+    the second is refused with a :class:`StoreError`. The operating system drops the lock when
+    the process ends, however it ends.
+    """
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        lock = (data_dir / LOCK_FILENAME).open("ab")
+    except OSError as exc:
+        raise StoreError(f"{data_dir}: cannot use the data directory: {exc}") from exc
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        lock.close()
+        raise StoreError(
+            f"{data_dir}: another `announcements-bot serve` is using this data directory;"
+            " stop it first, or give this one another DATA_DIR"
+        ) from None
+    return lock
+
+
+class AsyncStore:
+    """A :class:`Store` for the event loop: its methods run on threads, never on the loop.
+
+    Reads run on :data:`READER_THREADS` threads, writes on one writer thread in the order they
+    were asked for. :meth:`write_later` queues a write and returns at once: what the bot records
+    about an answer it has sent must not hold up the next update, whatever the database is doing.
+    """
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._readers = ThreadPoolExecutor(READER_THREADS, thread_name_prefix="store-read")
+        self._writer = ThreadPoolExecutor(1, thread_name_prefix="store-write")
+        self._pending: set[Future[Any]] = set()
+        self._pending_lock = threading.Lock()  # the writer thread removes what the loop adds
+
+    async def read(self, method: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """Run ``method`` (a reading method of :attr:`store`) on a reader thread."""
+        call = functools.partial(method, *args, **kwargs)
+        return await asyncio.get_running_loop().run_in_executor(self._readers, call)
+
+    async def write(self, method: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """Run ``method`` (a writing method of :attr:`store`) on the writer thread."""
+        return await asyncio.wrap_future(self._submit(method, *args, **kwargs))
+
+    def write_later(
+        self, lost: str, method: Callable[P, object], *args: P.args, **kwargs: P.kwargs
+    ) -> None:
+        """Queue a write without waiting for it; if it fails, log one line saying what is
+        ``lost``."""
+        future = self._submit(method, *args, **kwargs)
+        with self._pending_lock:
+            self._pending.add(future)
+
+        def done(future: Future[Any]) -> None:
+            with self._pending_lock:
+                self._pending.discard(future)
+            if not future.cancelled() and (error := future.exception()) is not None:
+                log.warning("could not store %s: %s", lost, error)
+
+        future.add_done_callback(done)
+
+    async def flush(self) -> None:
+        """Wait for every queued write to finish."""
+        while True:
+            with self._pending_lock:
+                pending = [asyncio.wrap_future(future) for future in self._pending]
+            if not pending:
+                return
+            # Failures are logged by write_later's callback; gather just takes them.
+            await asyncio.gather(*pending, return_exceptions=True)
+
+    def close(self) -> None:
+        """Finish the queued writes, stop the threads and close the store."""
+        self._writer.shutdown(wait=True)
+        self._readers.shutdown(wait=True)
+        self.store.close()
+
+    def _submit(self, method: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> Future[T]:
+        return self._writer.submit(method, *args, **kwargs)
 
 
 @contextmanager
@@ -430,6 +576,14 @@ def _require_answer(conn: sqlite3.Connection, answer_id: int) -> None:
         raise KeyError(answer_id)
 
 
+def _attach(conn: sqlite3.Connection, answer_id: int, chat_id: int, message_id: int) -> None:
+    conn.execute(
+        "INSERT INTO answer_messages (chat_id, message_id, answer_id) VALUES (?, ?, ?)"
+        " ON CONFLICT (chat_id, message_id) DO UPDATE SET answer_id = excluded.answer_id",
+        (chat_id, message_id, answer_id),
+    )
+
+
 def _now() -> str:
     return dt.datetime.now(dt.UTC).isoformat()
 
@@ -448,7 +602,7 @@ def _article(row: Any) -> Article:
 
 
 def _answer(row: Any) -> AnswerRecord:
-    answer_id, chat_id, question, context, source_ids, created = row
+    answer_id, chat_id, question, context, source_ids, created, token = row
     return AnswerRecord(
         id=answer_id,
         chat_id=chat_id,
@@ -456,4 +610,10 @@ def _answer(row: Any) -> AnswerRecord:
         context=context,
         source_ids=tuple(json.loads(source_ids)),
         created=dt.datetime.fromisoformat(created),
+        token=token or "",
     )
+
+
+def new_token() -> str:
+    """A random answer token: letters, digits, "-" and "_" (no ":", the callback separator)."""
+    return secrets.token_urlsafe(TOKEN_BYTES)

@@ -7,7 +7,9 @@ ids each file gave, since a deleted or edited file must take its old articles aw
 file gives many, with ids of their own).
 
 The first look has nothing to compare with: it parses every file and reports the whole folder, so
-whatever changed between the bot's start and that look is caught up.
+whatever changed between the bot's start and that look is caught up. What the folder walk could not
+follow (an unreadable folder, a broken link, a link loop) is reported once, when first seen, not
+at every look.
 """
 
 from __future__ import annotations
@@ -44,19 +46,21 @@ class CorpusWatcher:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._files: dict[Path, _File] | None = None
+        self._unfollowed: frozenset[Problem] = frozenset()
 
     def look(self) -> FolderChange | None:
         """What changed since the last look; None if nothing did. Blocking: run it in a thread."""
-        root, files = corpus_files(self.path)
+        root, files, unfollowed = corpus_files(self.path)
+        problems = [p for p in unfollowed if p not in self._unfollowed]
+        self._unfollowed = frozenset(unfollowed)
         digests = {f: d for f in files if (d := _digest(f)) is not None}
         first = self._files is None
         known = self._files or {}
         changed = [f for f, d in digests.items() if first or f not in known or known[f].digest != d]
         deleted = [f for f in known if f not in digests]
         if not changed and not deleted:
-            return None
+            return FolderChange((), frozenset(), tuple(problems)) if problems else None
         articles: list[Article] = []
-        problems: list[Problem] = []
         state = {f: known[f] for f in digests if f in known}
         for file in changed:
             loaded = load_files(root, [file])

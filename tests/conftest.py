@@ -4,18 +4,22 @@ from __future__ import annotations
 
 import socket
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
 from telegram import Update
+from telegram.error import TelegramError
 
 from bot.config import ENV_NAMES, Settings
 from bot.core.corpus import load_corpus
 from bot.core.library import Library
+from bot.store import Store
 from bot.tg.app import App, build_application
 from tests.auxil.bot_api import BOT_TOKEN, JSONDict, RecordingRequest
 from tests.auxil.fake_server import FakeBotApiServer
+from tests.auxil.serving import Bot
 
 DATA = Path(__file__).parent / "data"
 REPO = Path(__file__).resolve().parent.parent
@@ -54,10 +58,17 @@ def library(good_dir: Path) -> Library:
 
 
 @pytest.fixture
-def no_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Clear the bot's environment variables so a developer's shell can't change a test."""
+def no_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Clear the bot's environment variables so a developer's shell can't change a test.
+
+    The commands run lexical (SEMANTIC=off) unless a test says otherwise: embedding the corpus
+    again in every test's fresh data directory would cost seconds each, and the semantic stage
+    has tests of its own. DATA_DIR is the test's own folder, never the checkout's ./data.
+    """
     for name in ENV_NAMES:
         monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("SEMANTIC", "off")
 
 
 @pytest.fixture
@@ -88,9 +99,12 @@ async def offline_app(
     application.bot_data["store"].close()
 
 
-async def feed(application: App, update: JSONDict) -> None:
-    """Run one update through the application's real dispatcher."""
+async def feed(application: App, update: JSONDict, *, settle: bool = True) -> None:
+    """Run one update through the application's real dispatcher; with ``settle``, also wait for
+    the store writes it queued (the answer's record, a vote), as the next update would in life."""
     await application.process_update(Update.de_json(update, application.bot))
+    if settle:
+        await application.bot_data["store"].flush()
 
 
 @pytest.fixture
@@ -101,3 +115,44 @@ def fake_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeBotApiServer]:
     monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
     with FakeBotApiServer() as server:
         yield server
+
+
+@pytest.fixture
+def bots() -> Iterator[list[Bot]]:
+    """The bots (``serve`` processes) a test starts; each is killed at the end if still running."""
+    started: list[Bot] = []
+    yield started
+    for bot in started:
+        bot.kill()
+
+
+@asynccontextmanager
+async def polling(
+    server: FakeBotApiServer,
+    library: Library,
+    tmp_path: Path,
+    delays: tuple[float, ...] = (0.01, 0.01, 0.01),
+    store: Store | None = None,
+) -> AsyncIterator[App]:
+    """The real application, polling ``server`` over HTTP in this process."""
+    settings = Settings(
+        token=BOT_TOKEN, base_url=server.base_url, data_dir=tmp_path, channels=("@examplechannel",)
+    )
+    application = build_application(settings, library, retry_delays=delays, store=store)
+    async with application:
+        assert application.updater is not None
+        await application.start()
+
+        def polling_error(error: TelegramError) -> None:
+            # To the error handler, as run_polling (the serve command) sends them.
+            application.create_task(application.process_error(update=None, error=error))
+
+        await application.updater.start_polling(
+            poll_interval=0, timeout=1, error_callback=polling_error
+        )
+        try:
+            yield application
+        finally:
+            await application.updater.stop()
+            await application.stop()
+    application.bot_data["store"].close()

@@ -56,7 +56,7 @@ def library_of(app: App) -> Library:
 
 
 def store_of(app: App) -> Store:
-    store: Store = app.bot_data["store"]
+    store: Store = app.bot_data["store"].store
     return store
 
 

@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
-from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 import pytest
@@ -22,64 +17,10 @@ from tests.auxil.bot_api import (
 )
 from tests.auxil.crash import CRASH_EXIT
 from tests.auxil.fake_server import FakeBotApiServer
-from tests.conftest import DATA, REPO
+from tests.auxil.serving import Bot
 
 POST = "Halo S4 launch\nThe Halo S4 thermostat goes on sale on 3 March with a 5-inch screen."
 QUESTION = "When does the Halo S4 go on sale?"
-
-
-class Bot:
-    """``announcements-bot serve`` in its own process, polling the fake server."""
-
-    def __init__(
-        self,
-        server: FakeBotApiServer,
-        data_dir: Path,
-        crash: str | None = None,
-        *,
-        options: Sequence[str] = (),
-        env: Mapping[str, str] | None = None,
-    ) -> None:
-        """Start the bot; ``options`` are more options of ``serve``, ``env`` more settings."""
-        env = {
-            **os.environ,
-            "TELEGRAM_BOT_TOKEN": BOT_TOKEN,
-            "DATA_DIR": str(data_dir),
-            "CHANNELS": "@examplechannel",
-            "NO_PROXY": "127.0.0.1",
-            **(env or {}),
-        }
-        args = ["serve", "--corpus", str(DATA / "good"), "--base-url", server.base_url, *options]
-        runner = ["-m", "tests.auxil.crash", crash] if crash else ["-m", "bot"]
-        self.process = subprocess.Popen(
-            [sys.executable, *runner, *args],
-            cwd=REPO,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-
-    def stop(self) -> str:
-        """Stop the bot as Ctrl-C would; return what it logged."""
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)
-        _, stderr = self.process.communicate(timeout=20)
-        return stderr
-
-    def kill(self) -> None:
-        if self.process.poll() is None:
-            self.process.kill()
-        self.process.communicate(timeout=20)
-
-
-@pytest.fixture
-def bots() -> Iterator[list[Bot]]:
-    """The bots a test starts; each is killed at the end if still running."""
-    started: list[Bot] = []
-    yield started
-    for bot in started:
-        bot.kill()
 
 
 def start(bots: list[Bot], server: FakeBotApiServer, data: Path, crash: str | None = None) -> Bot:

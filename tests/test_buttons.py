@@ -33,7 +33,7 @@ async def ask(app: App, request: RecordingRequest, question: str) -> dict[str, A
 
 async def press(app: App, request: RecordingRequest, data: str, text: str = "x") -> None:
     request.clear()
-    message = make_bot_message(text, chat_id=42, message_id=1000)
+    message = make_bot_message(text, chat_id=1, message_id=1000)  # the chat ask() asks in
     await feed(app, make_callback_query_update(data, message=message))
 
 
@@ -66,10 +66,10 @@ async def test_feedback_is_stored_with_question_and_sources(
     sent = await ask(offline_app, recording_request, "Why is the Model 77 lamp recalled?")
     await press(offline_app, recording_request, buttons(sent)["👎"])
     assert recording_request.sent("answerCallbackQuery")[0]["text"] == "Thanks for the feedback!"
-    answer_id = int(buttons(sent)["👎"].split(":")[1])
-    store: Store = offline_app.bot_data["store"]
-    record = store.get_answer(answer_id)
+    store: Store = offline_app.bot_data["store"].store
+    record = store.answer_by_token(buttons(sent)["👎"].split(":")[1])
     assert record is not None
+    answer_id = record.id
     assert record.question == "Why is the Model 77 lamp recalled?"
     assert record.source_ids[0] == "recall-77"
     assert store.feedback(answer_id) == {42: -1}
@@ -93,7 +93,7 @@ async def test_buttons_work_after_a_restart(settings: Settings, library: Library
 async def test_unknown_answer_id_says_expired(
     offline_app: App, recording_request: RecordingRequest
 ) -> None:
-    await press(offline_app, recording_request, "more:999999:1")
+    await press(offline_app, recording_request, "more:NoSuchAnswer0000:1")
     assert recording_request.methods == ["answerCallbackQuery"]
     assert "no longer available" in recording_request.sent("answerCallbackQuery")[0]["text"]
 
@@ -122,3 +122,57 @@ async def test_sources_pages_when_long(settings: Settings) -> None:
         [edit] = request.sent("editMessageText")
     assert edit["text"].startswith("Announcements I know (45): page 2 of 3")
     assert set(buttons(edit)) == {"‹ Previous", "Next ›"}
+
+
+# --- Hostile or stale callback data ------------------------------------------------------------
+
+
+async def test_a_huge_page_number_is_answered_not_raised(
+    offline_app: App, recording_request: RecordingRequest
+) -> None:
+    first = await ask(offline_app, recording_request, "free")
+    token = buttons(first)["More ›"].split(":")[1]
+    for data in (f"more:{token}:{'9' * 57}", f"more:{'9' * 57}:0", f"src:{'9' * 57}"):
+        await press(offline_app, recording_request, data)
+        assert "sendMessage" not in recording_request.methods  # no apology: nothing failed
+        assert recording_request.methods[-1] == "answerCallbackQuery"
+
+
+async def test_data_matching_no_pattern_still_stops_the_spinner(
+    offline_app: App, recording_request: RecordingRequest
+) -> None:
+    for data in ("bogus", "more:x:y", "vote::+2", ""):
+        await press(offline_app, recording_request, data)
+        assert recording_request.methods == ["answerCallbackQuery"], data
+        assert "no longer available" in recording_request.sent("answerCallbackQuery")[0]["text"]
+
+
+async def test_an_answers_buttons_work_only_in_its_own_chat(
+    offline_app: App, recording_request: RecordingRequest
+) -> None:
+    sent = await ask(offline_app, recording_request, "free")  # asked in chat 1
+    more, vote = buttons(sent)["More ›"], buttons(sent)["👍"]
+    store: Store = offline_app.bot_data["store"].store
+    for data in (more, vote):
+        recording_request.clear()
+        elsewhere = make_bot_message("x", chat_id=666, message_id=1000)
+        await feed(offline_app, make_callback_query_update(data, message=elsewhere, user_id=666))
+        assert recording_request.methods == ["answerCallbackQuery"]
+        assert "no longer available" in recording_request.sent("answerCallbackQuery")[0]["text"]
+    record = store.answer_by_token(more.split(":")[1])
+    assert record is not None
+    assert store.feedback(record.id) == {}
+
+
+async def test_button_ids_cannot_be_guessed_from_the_answer_count(
+    offline_app: App, recording_request: RecordingRequest
+) -> None:
+    first = await ask(offline_app, recording_request, "free")
+    second = await ask(offline_app, recording_request, "free")
+    tokens = {buttons(sent)["More ›"].split(":")[1] for sent in (first, second)}
+    assert len(tokens) == 2
+    assert all(len(token) >= 16 and not token.isdigit() for token in tokens)
+    # The sequential ids of the two answers open nothing.
+    for guess in ("more:1:1", "more:2:1", "vote:1:+1"):
+        await press(offline_app, recording_request, guess)
+        assert recording_request.methods == ["answerCallbackQuery"]

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from bot.__main__ import main
-from bot.config import ConfigError, Settings
+from bot.config import DEFAULT_RATE_LIMIT, ConfigError, Settings
 
 pytestmark = pytest.mark.usefixtures("no_env")
 
@@ -69,6 +69,8 @@ def test_every_problem_is_listed_in_one_message(tmp_path: Path) -> None:
                 "FEED_INTERVAL": "1s",
                 "PORT": "70000",
                 "WEBHOOK_SECRET": "has spaces and a ! mark",
+                "RATE_LIMIT": "fast",
+                "SEMANTIC": "maybe",
             },
             path,
         )
@@ -82,6 +84,8 @@ def test_every_problem_is_listed_in_one_message(tmp_path: Path) -> None:
         "FEED_INTERVAL must be at least 10 seconds",
         "PORT must be a whole number from 1 to 65535",
         "WEBHOOK_SECRET must be 1 to 256 characters",
+        "RATE_LIMIT must be a whole number >= 0, not 'fast'",
+        "SEMANTIC must be on or off, not 'maybe'",
     ):
         assert expected in message
     assert "has spaces" not in message  # a secret is never echoed, even a wrong one
@@ -111,6 +115,8 @@ def test_config_command_masks_the_token_and_the_secret(
     assert "admin_ids = [9, 10]" in out
     assert "feed_interval = 900.0" in out
     assert "# webhook_url is not set" in out
+    assert "rate_limit = 30" in out
+    assert "semantic = false" in out  # the no_env fixture turns it off
 
 
 def test_a_bad_config_file_exits_2_with_the_list(
@@ -135,3 +141,19 @@ def test_serve_lists_every_missing_setting(capsys: pytest.CaptureFixture[str]) -
     err = capsys.readouterr().err
     assert "TELEGRAM_BOT_TOKEN is not set" in err
     assert "a webhook needs WEBHOOK_SECRET" in err
+
+
+def test_rate_limit_defaults_to_telegrams_and_zero_turns_it_off() -> None:
+    assert Settings.load({}).rate_limit == DEFAULT_RATE_LIMIT == 30
+    assert Settings.load({"RATE_LIMIT": "0"}).rate_limit == 0
+    with pytest.raises(ConfigError, match="RATE_LIMIT must be a whole number"):
+        Settings.load({"RATE_LIMIT": "fast"})
+
+
+def test_semantic_and_rate_limit_come_from_the_toml_file_too(tmp_path: Path) -> None:
+    path = tmp_path / "bot.toml"
+    path.write_text("semantic = false\nrate_limit = 5\n")
+    settings = Settings.load({}, path)
+    assert (settings.semantic, settings.rate_limit) == (False, 5)
+    assert Settings.load({"SEMANTIC": "ON"}, path).semantic is True  # the environment wins
+    assert "semantic = false" in settings.describe()

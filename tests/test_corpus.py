@@ -1,5 +1,7 @@
 import datetime as dt
+import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -132,3 +134,61 @@ def test_a_heading_goes_with_the_text_it_introduces() -> None:
     article = _article("Intro sentence. " * 12 + "\n\nPrices\n\nThe ticket costs 2 euros.")
     passages = split_passages(article, target_chars=200)
     assert passages[-1].text == "Prices\n\nThe ticket costs 2 euros."
+
+
+# --- What a folder walk skips is reported -------------------------------------------------------
+
+NOTICE = "Pool notice\n\nThe pool closes on Monday.\n"
+
+
+def test_dangling_links_and_link_loops_are_reported(tmp_path: Path) -> None:
+    (tmp_path / "pool.txt").write_text(NOTICE)
+    (tmp_path / "gone.md").symlink_to(tmp_path / "deleted.md")
+    (tmp_path / "self.md").symlink_to(tmp_path / "self.md")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "up").symlink_to(tmp_path)  # a folder that contains itself
+    corpus = load_corpus(tmp_path)
+    assert [a.id for a in corpus.articles] == ["pool.txt"]
+    reasons = {Path(p.path).relative_to(tmp_path).as_posix(): p.reason for p in corpus.problems}
+    assert reasons == {
+        "gone.md": f"broken link: {tmp_path / 'deleted.md'} does not exist",
+        "self.md": "symbolic link loop",
+        "sub/up": f"symbolic link loop: the folder {tmp_path} is read already",
+    }
+
+
+def test_an_unreadable_folder_is_reported(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "pool.txt").write_text(NOTICE)
+    (tmp_path / "private").mkdir()
+    (tmp_path / "private" / "secret.txt").write_text(NOTICE)
+    real_scandir = os.scandir
+
+    def scandir(path: Any) -> Any:
+        if Path(path).name == "private":  # as chmod 000 would, for anyone but root
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    corpus = load_corpus(tmp_path)
+    assert [a.id for a in corpus.articles] == ["pool.txt"]
+    [problem] = corpus.problems
+    assert problem.path == str(tmp_path / "private")
+    assert problem.reason == "cannot read the folder: Permission denied"
+
+
+def test_utf16_without_a_byte_order_mark_is_reported_not_indexed(tmp_path: Path) -> None:
+    (tmp_path / "notice.txt").write_bytes(NOTICE.encode("utf-16-le"))
+    (tmp_path / "big-endian.md").write_bytes(NOTICE.encode("utf-16-be"))
+    corpus = load_corpus(tmp_path)
+    assert corpus.articles == ()
+    assert {Path(p.path).name: p.reason for p in corpus.problems} == {
+        "notice.txt": "not UTF-8 text (NUL bytes: UTF-16 without a byte order mark?)",
+        "big-endian.md": "not UTF-8 text (NUL bytes: UTF-16 without a byte order mark?)",
+    }
+
+
+def test_a_walk_keeps_the_order_of_sorted_paths(tmp_path: Path) -> None:
+    (tmp_path / "a").mkdir()
+    for name in ("a.md", "a/b.md", "b.md", ".hidden.md"):
+        (tmp_path / name).write_text(NOTICE)
+    assert [a.id for a in load_corpus(tmp_path).articles] == ["a/b.md", "a.md", "b.md"]

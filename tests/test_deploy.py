@@ -19,6 +19,7 @@ def test_the_example_settings_load() -> None:
     assert settings.webhook_url == "https://bot.example.org/telegram/hook"
     assert settings.feed_interval == 15 * 60
     assert settings.admin_ids == {123456789}
+    assert (settings.semantic, settings.rate_limit) == (True, 30)
     assert settings.token is None  # secrets stay out of the file
 
 

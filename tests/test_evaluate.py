@@ -144,6 +144,7 @@ def test_evaluate_scores_rankings_and_replies(tiny: Path) -> None:
         "mrr@10",
         "answer_shown",
         "abstained",
+        "all_shown",
     ]
 
 

@@ -231,7 +231,7 @@ async def test_new_repeated_and_edited_entries(
         "Winter market & lights",
     ]
     assert "on 5 December at Pier 7" in await answer(app, recording_request, SAUNA_QUESTION)
-    store: Store = app.bot_data["store"]
+    store: Store = app.bot_data["store"].store
     assert len(store.articles()) == 3
 
     library = app.bot_data["library"]

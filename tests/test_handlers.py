@@ -7,7 +7,7 @@ import pytest
 from bot.config import Settings
 from bot.core.library import Library
 from bot.tg.app import App, build_application
-from tests.auxil.bot_api import RecordingRequest, make_message_update
+from tests.auxil.bot_api import JSONDict, RecordingRequest, make_message_update
 from tests.conftest import feed
 
 
@@ -21,6 +21,26 @@ async def test_private_question_gets_the_answer_with_its_source(
     assert "The <b>last crossing</b> leaves Pier 3 at 22:10." in sent["text"]
     assert "Harbour ferry moves to a winter timetable</a> (2026-10-02)" in sent["text"]
     assert sent["link_preview_options"] == {"is_disabled": True}
+
+
+def photo_update(caption: str, chat_id: int = 7, chat_type: str = "private") -> JSONDict:
+    """A photo sent with ``caption``: Telegram sends the caption in place of a text."""
+    update = make_message_update(caption, chat_id=chat_id, chat_type=chat_type)
+    message = update["message"]
+    message["caption"] = message.pop("text")
+    message["photo"] = [{"file_id": "p", "file_unique_id": "u", "width": 90, "height": 90}]
+    return update
+
+
+async def test_a_private_photo_caption_is_a_question(
+    offline_app: App, recording_request: RecordingRequest
+) -> None:
+    await feed(offline_app, photo_update("When is the last ferry crossing?"))
+    [sent] = recording_request.sent()
+    assert "The <b>last crossing</b> leaves Pier 3 at 22:10." in sent["text"]
+    recording_request.clear()
+    await feed(offline_app, photo_update("When is the last ferry?", -100, "supergroup"))
+    assert recording_request.sent() == []  # in a group, a caption must address the bot too
 
 
 async def test_off_topic_private_question_is_declined(
@@ -84,13 +104,16 @@ async def test_ask_without_a_question_explains_usage(
 
 
 async def test_a_failing_handler_is_reported_to_the_user(
-    offline_app: App, recording_request: RecordingRequest
+    offline_app: App, recording_request: RecordingRequest, caplog: pytest.LogCaptureFixture
 ) -> None:
     recording_request.errors["sendMessage"] = (400, "Bad Request: message is too long")
     await feed(offline_app, make_message_update("ferry"))
     # The answer failed; the error handler's apology was tried too (and failed the same way).
     assert recording_request.methods == ["sendMessage", "sendMessage"]
     assert recording_request.calls[1].params["text"].startswith("Sorry, something went wrong")
+    # The failed apology is one line, not a second traceback.
+    assert "the apology could not be sent either: Message is too long" in caplog.text
+    assert caplog.text.count("Traceback") == 1
 
 
 @pytest.mark.parametrize("command", ["/start", "/sources", "/latest"])

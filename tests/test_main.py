@@ -31,6 +31,18 @@ def test_ask_json(capsys: pytest.CaptureFixture[str]) -> None:
     }
 
 
+def test_ask_with_the_semantic_stage(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SEMANTIC", "on")
+    question = "How late can I catch a boat across the harbour?"
+    assert main(["ask", "--corpus", str(DATA / "good"), "--json", question]) == 0
+    record = json.loads(capsys.readouterr().out)
+    assert record["answered"] is True
+    assert "22:10" in record["text"]
+    assert record["sources"][0]["id"] == "news/ferry-timetable.md"
+
+
 def test_ask_json_when_not_covered(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["ask", "--corpus", GOOD, "--json", "Who won Super Bowl 50?"]) == 0
     record = json.loads(capsys.readouterr().out)
@@ -146,9 +158,39 @@ def test_eval_prints_a_table_and_writes_json(
         "mrr@10",
         "answer_shown",
         "abstained",
+        "all_shown",
         "offtopic_declined",
     }
     assert 0.5 < figures["recall@10"] <= 1
+
+
+def test_eval_reports_by_kind_and_language(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = tmp_path / "set"
+    data.mkdir()
+    (data / "corpus.jsonl").write_text(
+        '{"id": "f", "title": "Ferry", "text": "The last ferry leaves at 22:10."}\n'
+        '{"id": "p", "title": "公园", "text": "滨江公园每晚开放至22点。"}\n',
+        encoding="utf-8",
+    )
+    (data / "queries.jsonl").write_text(
+        '{"id": "1", "text": "When does the last ferry leave?", "answers": ["22:10"],'
+        ' "kind": "lexical"}\n'
+        '{"id": "2", "text": "滨江公园开放至几点", "answers": ["22点"], "kind": "lexical"}\n'
+        '{"id": "3", "text": "ferry time", "answers": ["23:00"], "kind": "paraphrase"}\n',
+        encoding="utf-8",
+    )
+    (data / "qrels.tsv").write_text("query-id\tcorpus-id\tscore\n1\tf\t1\n2\tp\t1\n3\tf\t1\n")
+    out = tmp_path / "figures.json"
+    assert main(["eval", "--data", str(data), "--json", str(out)]) == 0
+    table = capsys.readouterr().out
+    assert "kind / language" in table
+    figures = json.loads(out.read_text())
+    assert figures["by_kind"]["lexical"]["all_shown"] == 1.0
+    assert figures["by_kind"]["paraphrase"]["all_shown"] == 0.0
+    assert figures["by_language"]["zh"]["queries"] == 1
+    assert figures["by_language"]["en"]["answer_shown"] == 0.5
 
 
 def test_eval_of_a_missing_folder_exits_2(

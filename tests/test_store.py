@@ -252,6 +252,19 @@ def test_answers_round_trip(store: Store) -> None:
     assert store.get_answer(999) is None
 
 
+def test_answers_are_found_by_their_random_token(store: Store) -> None:
+    first = store.record_answer(chat_id=7, question="Q1")
+    second = store.record_answer(chat_id=7, question="Q2", token="given-token-0001")
+    record = store.get_answer(first)
+    assert record is not None
+    assert len(record.token) == 16
+    assert store.answer_by_token(record.token) == record
+    assert store.answer_by_token("given-token-0001") == store.get_answer(second)
+    assert store.answer_by_token(str(first)) is None
+    with pytest.raises(StoreError, match="UNIQUE"):
+        store.record_answer(chat_id=8, question="Q3", token="given-token-0001")
+
+
 def test_messages_lead_back_to_their_answer(store: Store) -> None:
     first = store.record_answer(chat_id=7, question="Q1")
     second = store.record_answer(chat_id=7, question="Q2")
@@ -322,14 +335,27 @@ def test_feedback_totals(store: Store) -> None:
     assert store.feedback_totals() == (2, 1)
 
 
-def test_a_version_2_file_gains_the_questions_table(tmp_path: Path) -> None:
+@pytest.mark.parametrize("version", [2, 3])
+def test_a_version_2_or_3_file_gains_tokens_and_the_questions_table(
+    tmp_path: Path, version: int
+) -> None:
     path = tmp_path / FILENAME
-    with raw(path) as conn:
-        for step in MIGRATIONS[:2]:
+    with raw(path) as conn:  # the file as the release before the questions table left it
+        for step in MIGRATIONS[:version]:
             for statement in step:
                 conn.execute(statement)
-        conn.execute("PRAGMA user_version = 2")
+        conn.execute(
+            "INSERT INTO answers (chat_id, question, created)"
+            " VALUES (7, 'Q?', '2026-01-01T00:00:00+00:00')"
+        )
+        conn.execute(f"PRAGMA user_version = {version}")
     with Store(path) as store:
-        assert store.schema_version() == SCHEMA_VERSION
+        assert store.schema_version() == SCHEMA_VERSION == 4
+        old = store.get_answer(1)
+        assert old is not None
+        assert old.token == ""  # stored before tokens: its buttons are gone
+        new = store.get_answer(store.record_answer(chat_id=7, question="Q2?"))
+        assert new is not None
+        assert store.answer_by_token(new.token) == new
         store.record_question(chat_id=1, question="Q?", answered=False, seconds=0.0)
         assert [q.question for q in store.unanswered(limit=5)] == ["Q?"]

@@ -65,6 +65,25 @@ def test_a_touched_file_is_no_change(corpus: Path) -> None:
     assert watcher.look() is None
 
 
+def test_a_broken_link_is_reported_once_and_again_when_it_comes_back(corpus: Path) -> None:
+    watcher = CorpusWatcher(corpus)
+    watcher.look()
+    (corpus / "gone.md").symlink_to(corpus / "nowhere.md")
+    change = watcher.look()
+    assert change is not None
+    assert (change.articles, change.scope) == ((), frozenset())  # nothing to serve differently
+    assert [str(p) for p in change.problems] == [
+        f"{corpus / 'gone.md'}: broken link: {corpus / 'nowhere.md'} does not exist"
+    ]
+    assert watcher.look() is None  # reported already
+    (corpus / "gone.md").unlink()
+    assert watcher.look() is None
+    (corpus / "gone.md").symlink_to(corpus / "nowhere.md")
+    again = watcher.look()
+    assert again is not None
+    assert len(again.problems) == 1
+
+
 def test_a_jsonl_file_takes_its_records_away_when_edited(corpus: Path) -> None:
     watcher = CorpusWatcher(corpus)
     watcher.look()
@@ -100,7 +119,7 @@ async def test_the_running_bot_follows_the_folder(app: App, corpus: Path) -> Non
     watcher = job.data
     assert isinstance(watcher, CorpusWatcher)
     stored = Article(id="admin/1-1", title="Water off on Friday", text="Water is off on Friday.")
-    app.bot_data["store"].save_article(stored, origin="admin:1")
+    app.bot_data["store"].store.save_article(stored, origin="admin:1")
     app.bot_data["library"] = app.bot_data["library"].replace(added=[stored])
 
     library = app.bot_data["library"]

@@ -25,15 +25,18 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from functools import lru_cache
 from math import fsum
 
-from bot.core.analysis import Term, is_cjk, sentence_spans, terms, tokenize
+import numpy as np
+
+from bot.core.analysis import STOPWORDS, Term, is_cjk, sentence_spans, terms, tokenize
 from bot.core.corpus import Article, is_heading
 from bot.core.forms import Form, answer_form
-from bot.core.library import Hit, Library
+from bot.core.library import Evidence, Hit, Library, Similarity
 from bot.core.phrases import Language, text
 
 MAX_MESSAGE = 4096  # Telegram's limit on a message's text
@@ -55,6 +58,30 @@ CONTEXT_TERM_WEIGHT = 0.5
 # prefer a date or a number to the sentence that says what the question asks.
 ANSWER_FORM_SHARE = 0.2
 TITLE_CHARS = 200
+# How much the sentence closest in meaning to the question counts in choosing the sentences to
+# quote, against the question's whole term mass (see _best_window).
+SEMANTIC_SENTENCE_WEIGHT = 4.0
+# The newest announcement wins (see newest_first): how many candidates are read, how close
+# its sentence must be to the earlier one's and to the question, and how many words they share.
+UPDATE_DEPTH = 5
+RESTATED_COSINE = 0.91
+UPDATE_CLOSENESS = 0.03
+RESTATED_SHARE = 0.5
+_NUMBER = re.compile(r"[\d.,]+")
+# With the semantic stage, "More" pages through the articles that rank this close to the best.
+MORE_SCORE_SHARE = 0.5
+_NUMBERS = re.compile(r"(?<![\w.,])\d+(?:[.,]\d+)*(?![\w])")
+# A model code: letters, then digits, in one word ("S4", "KT-220", "Y7"), but not a half-year or
+# a quarter ("H1", "Q3").
+_CODES = re.compile(r"\b(?![HhQq]\d\b)[A-Za-z]+-?\d+[A-Za-z]?\b")
+_MONTHS = re.compile(
+    r"\b(?:january|february|march|april|june|july|august|september|october|november|december)\b"
+)
+# With the semantic stage, the sentences this far either side of the passage may be quoted: all of
+# an announcement of usual length.
+WHOLE_ARTICLE_CHARS = 5000
+SEMANTIC_FORM_SHARE = 0.2
+ACROSS_PARAGRAPHS = True
 # Chinese function characters: the particles 的 and 了, the copula 是, and the prepositions and
 # conjunctions 在, 有, 以, 和, 与, 于. A question bigram with one of them mostly joins two words.
 _CJK_FUNCTION_CHARS = frozenset("的是了在有以和与于")
@@ -80,6 +107,14 @@ class Run:
 
 
 @dataclass(frozen=True, slots=True)
+class Replaced:
+    """An earlier announcement that a later one changed: what it said, to name beside the new."""
+
+    article: Article
+    said: str
+
+
+@dataclass(frozen=True, slots=True)
 class Answer:
     """The reply to one question, before it is rendered for Telegram or a console.
 
@@ -96,6 +131,7 @@ class Answer:
     coverage: float = 0.0
     matches: tuple[Hit, ...] = field(default=(), repr=False)
     page: int = 0
+    replaced: Replaced | None = None
 
     @property
     def answered(self) -> bool:
@@ -119,31 +155,48 @@ def answer(
 ) -> Answer:
     """Answer ``question`` from ``library``, or say why not.
 
-    A passage answers when it covers 0.7 of ``min_coverage`` of the question (see
-    :func:`coverage`); related articles need the full ``min_coverage``.
+    With a semantic stage, a passage answers when :func:`answerability` says so; without one,
+    when it covers 0.7 of ``min_coverage`` of the question (see :func:`coverage`). Related
+    articles need the full ``min_coverage``.
     ``context`` is the question a follow-up refers to ("and when does it ship?"): its terms join
     the search, at half weight in choosing sentences. ``page`` picks a later match ("More").
     """
     if not library.articles:
         return Answer(question, Status.EMPTY_LIBRARY)
     query_terms = tokenize(question)
-    if not query_terms:
+    vector = library.encode_query(f"{context} {question}".strip())
+    if not query_terms and vector is None:
         return Answer(question, Status.NO_TERMS)
     context_terms = [t for t in tokenize(context) if t not in query_terms]
     weights = question_weights(library, context_terms + query_terms)
     form = answer_form(question)
-    hits = library.search_terms(context_terms + query_terms, k=candidates, form=form)
-    if not weights or not hits:
+    evidence = library.evidence(context_terms + query_terms, form, vector)
+    hits = library.best_per_article(evidence.fused, k=candidates)
+    if not hits:
         return Answer(question, Status.NOT_COVERED)
-    answers_at = min_coverage * ANSWER_COVERAGE
-    covering = [(h, c) for h in hits if (c := coverage(library, h, weights)) >= answers_at]
-    if not covering:
-        return Answer(question, Status.NOT_COVERED, coverage=coverage(library, hits[0], weights))
     choose = {
         t: w * (CONTEXT_TERM_WEIGHT if t in context_terms else 1.0) for t, w in weights.items()
     }
+    if vector is None:
+        answers_at = min_coverage * ANSWER_COVERAGE
+        judged = [(h, coverage(library, h, weights)) for h in hits] if weights else []
+        covering = [(h, c) for h, c in judged if c >= answers_at]
+        if not covering:
+            best = judged[0][1] if judged else 0.0
+            return Answer(question, Status.NOT_COVERED, coverage=best)
+    else:
+        judged = [(h, coverage(library, h, weights) if weights else 0.0) for h in hits]
+        if not answerability(library, evidence, hits[0], question).answers:
+            return Answer(question, Status.NOT_COVERED, coverage=judged[0][1])
+        # The best answers; "More" pages through the others that rank nearly as well.
+        covering = [(h, c) for h, c in judged if h.score >= MORE_SCORE_SHARE * hits[0].score]
+    replaced = None
+    if vector is not None:
+        covering, replaced = newest_first(library, evidence, covering, hits)
     page = min(max(page, 0), len(covering) - 1)
     hit, share = covering[page]
+    if page:
+        replaced = None
     # "Also" names only articles that answer nearly as well: the full bar, and half the score of
     # the best, so that a busy chat isn't sent titles that merely share a word with the question.
     related = [
@@ -154,17 +207,151 @@ def answer(
     return Answer(
         question,
         Status.ANSWERED,
-        snippet=tuple(quote(hit, choose, max_chars, form)),
+        snippet=tuple(quote(hit, choose, max_chars, form, library.similarity(vector))),
         hit=hit,
         related=tuple(related[:RELATED]),
         coverage=share,
         matches=tuple(h for h, _ in covering),
         page=page,
+        replaced=replaced,
     )
 
 
+def newest_first(
+    library: Library,
+    evidence: Evidence,
+    covering: list[tuple[Hit, float]],
+    candidates: Sequence[Hit],
+) -> tuple[list[tuple[Hit, float]], Replaced | None]:
+    """Put a later announcement that changed the best one's answer first, and name the earlier.
+
+    The best article answers the question with its closest sentence. Another candidate article
+    *restates* that sentence when one of its sentences is about as close to the question, close in
+    meaning to it (cosine at least ``RESTATED_COSINE``), with most of its words (half of the fewer
+    sentence's terms, numbers aside), and with other numbers or words: the fact changed ("14
+    reports" became "31 reports", "Ardle Country Park" became "Millbrook Showground"). Only the
+    ``UPDATE_DEPTH`` best ``candidates`` are read. If the restating article is the later one, it
+    is quoted and the best one named with what it said; if the best is the later one, it stays
+    first and the earlier one is named. What only the earlier one says keeps
+    its place: no later sentence restates it.
+    """
+    if evidence.sentences is None:
+        return covering, None
+    best, _ = covering[0]
+    sentences = library.article_sentences(best.row)
+    said = int(sentences[np.argmax(evidence.sentences[sentences])])
+    close = float(evidence.sentences[said])
+    for hit in candidates[1:UPDATE_DEPTH]:
+        rows = library.article_sentences(hit.row)
+        cosines = library.sentence_cosines(said, rows)
+        other = int(rows[np.argmax(cosines)])
+        if not (
+            float(cosines.max()) >= RESTATED_COSINE
+            and float(evidence.sentences[other]) >= close - UPDATE_CLOSENESS
+            and _restates(library.sentence_text(said), library.sentence_text(other))
+        ):
+            continue
+        if _later(hit.article, best.article):
+            share = next((c for h, c in covering if h is hit), 0.0)
+            reordered = [(hit, share), *((h, c) for h, c in covering if h is not hit)]
+            return reordered, Replaced(best.article, library.sentence_text(said))
+        if _later(best.article, hit.article):
+            return covering, Replaced(hit.article, library.sentence_text(other))
+    return covering, None
+
+
+def _later(article: Article, than: Article) -> bool:
+    return article.date is not None and than.date is not None and article.date > than.date
+
+
+def _restates(earlier: str, later: str) -> bool:
+    """Whether ``later`` says the same of the same thing as ``earlier``, with something changed."""
+    old, new = set(tokenize(earlier)), set(tokenize(later))
+    old_words = {t for t in old if not _NUMBER.fullmatch(t)}
+    new_words = {t for t in new if not _NUMBER.fullmatch(t)}
+    shared = old_words & new_words
+    fewer = min(len(old_words), len(new_words))
+    return fewer > 0 and len(shared) >= RESTATED_SHARE * fewer and old != new
+
+
+@dataclass(frozen=True, slots=True)
+class Answerability:
+    """The evidence that the best article answers a question, in other words than its own or not.
+
+    ``closest`` is the cosine of the question with the article's closest sentence: a question
+    about something else altogether (a football final put to announcements on aircraft) stays
+    far from every sentence, whatever words it shares with them; ``floor`` is the model's least
+    cosine of an answered question. ``missing`` lists what the question names that the article
+    doesn't: numbers and months it never mentions ("in 2023", "in November"), model codes ("the
+    Halo S4"), and names no announcement has, written as names ("does the ferry go to Lisbon?").
+
+    Measured and left out: how far the closest sentence stands above the article's others (a
+    question the article answers is close to one sentence; one it doesn't, to all of them about
+    equally) declined 10 % of the announcement set's off-topic questions for every 4 % of its
+    answerable ones, and nothing at all for a one-sentence channel post; and whether removing an
+    unknown word brings the question closer to the article ("toaster") declined a paraphrase
+    ("at the weekend" for "on Sundays") as often as an off-topic question. docs/quality.md has
+    the figures.
+    """
+
+    closest: float
+    floor: float
+    missing: tuple[str, ...]
+
+    @property
+    def answers(self) -> bool:
+        return not self.missing and self.closest >= self.floor
+
+
+def answerability(library: Library, evidence: Evidence, hit: Hit, question: str) -> Answerability:
+    """Weigh whether ``hit``'s article answers ``question`` (see :class:`Answerability`)."""
+    assert evidence.sentences is not None
+    assert library.embedder is not None
+    rows = library.article_sentences(hit.row)
+    closest = float(evidence.sentences[rows].max()) if rows.size else -1.0
+    floor = library.embedder.min_cosine(cjk=any(is_cjk(c) for c in question))
+    article = hit.article
+    said = f"{article.title}\n{article.text}"
+    folded = said.casefold()
+    missing = [n for n in _NUMBERS.findall(question) if not _has_number(folded, n)]
+    missing += [m for m in _MONTHS.findall(question.casefold()) if m not in folded]
+    missing += [c for c in _CODES.findall(question) if c.casefold() not in folded]
+    missing += [name.text for name in _unknown_names(library, question)]
+    return Answerability(closest, floor, tuple(missing))
+
+
+def _has_number(text: str, number: str) -> bool:
+    """Whether ``text`` has ``number`` as a whole number ("31" is not in "2031")."""
+    return re.search(rf"(?<![\d.,]){re.escape(number)}(?![\d])", text.replace(",", "")) is not None
+
+
+def _unknown_names(library: Library, question: str) -> list[Term]:
+    """The question's words written as names (capitalised, not first) that no passage has.
+
+    A misspelling of a known word is no name, and neither is a word at the start of the question
+    or after its end, which is capitalised whatever it is.
+    """
+    found = [
+        t
+        for t in terms(question)
+        if t.start > 0
+        and question[t.start].isupper()
+        and question[: t.start].rstrip()[-1:] not in (".", "!", "?")
+        and not is_cjk(t.text)
+        and library.index.document_frequency(t.text) == 0
+    ]
+    if not found:
+        return []
+    known = set(library.index.vocabulary) | STOPWORDS
+    return [t for t in found if not _misspells(t.text, known)]
+
+
 def quote(
-    hit: Hit, weights: dict[str, float], max_chars: int = MAX_SNIPPET, form: Form | None = None
+    hit: Hit,
+    weights: dict[str, float],
+    max_chars: int = MAX_SNIPPET,
+    form: Form | None = None,
+    similarity: Similarity | None = None,
 ) -> list[Run]:
     """The sentences at ``hit``'s passage that answer a question with term ``weights``.
 
@@ -172,17 +359,21 @@ def quote(
     often just across the cut. So the sentences within ``max_chars`` either side of the passage,
     all that a snippet overlapping it could show, are candidates too.
     """
-    text = quotable(hit, max_chars)
-    return pick_sentences(text, weights, max_chars, hit.article.title, form)
+    # With the sentences' meaning to go by, the whole article is read when it is short enough:
+    # a question in other words than the article's often picks the passage that names its
+    # subject, and the answer is a few sentences on.
+    reach = max_chars if similarity is None else WHOLE_ARTICLE_CHARS
+    text = quotable(hit, reach)
+    return pick_sentences(text, weights, max_chars, hit.article.title, form, similarity)
 
 
-def quotable(hit: Hit, max_chars: int = MAX_SNIPPET) -> str:
-    """The hit's passage with the whole sentences within ``max_chars`` either side of it."""
+def quotable(hit: Hit, reach: int = MAX_SNIPPET) -> str:
+    """The hit's passage with the whole sentences within ``reach`` characters either side."""
     text, passage = hit.article.text, hit.passage
     near = [
         (start, end)
         for start, end in _sentences(text)
-        if passage.start - max_chars <= start and end <= passage.end + max_chars
+        if passage.start - reach <= start and end <= passage.end + reach
     ]
     start = min([passage.start, *(s for s, _ in near)])
     end = max([passage.end, *(e for _, e in near)])
@@ -264,6 +455,7 @@ def pick_sentences(
     max_chars: int,
     title: str = "",
     form: Form | None = None,
+    similarity: Similarity | None = None,
 ) -> list[Run]:
     """Choose the passage's sentences that answer the question, with its terms marked bold.
 
@@ -284,7 +476,7 @@ def pick_sentences(
     - A CJK bigram with a function character ("店的", "是哪") straddles two words of the
       unsegmented question; that it occurs in a sentence is chance.
     """
-    start, end = _best_window(passage, weights, max_chars, title, form)
+    start, end = _best_window(passage, weights, max_chars, title, form, similarity)
     choose = _choosing_weights(weights, title)
     return _highlight(passage, start, end, weights, choose, max_chars)
 
@@ -296,7 +488,12 @@ def _choosing_weights(weights: dict[str, float], title: str) -> dict[str, float]
 
 
 def _best_window(
-    passage: str, weights: dict[str, float], max_chars: int, title: str, form: Form | None
+    passage: str,
+    weights: dict[str, float],
+    max_chars: int,
+    title: str,
+    form: Form | None,
+    similarity: Similarity | None,
 ) -> tuple[int, int]:
     """The character span of the sentences :func:`pick_sentences` shows."""
     choose = _choosing_weights(weights, title)
@@ -309,22 +506,36 @@ def _best_window(
     # windows that tie must tie in every run.
     single = [fsum(choose[t] for t in f) for f in chosen]
     formed = [form is not None and form.shown_in(passage[s:e]) for s, e in spans]
-    form_bonus = ANSWER_FORM_SHARE * fsum(weights.values())
+    form_share = ANSWER_FORM_SHARE if similarity is None else SEMANTIC_FORM_SHARE
+    form_bonus = form_share * fsum(weights.values())
+    meaning = [0.0] * len(spans)
+    if similarity is not None:
+        # The sentences' cosines with the question, from 0 (the least of them) to 1 (the
+        # most), weighed like the question's whole term mass: a sentence that says what the
+        # question asks in other words then counts as much as one that repeats all its words.
+        cosines = similarity(title, [passage[s:e] for s, e in spans])
+        low, high = min(cosines), max(cosines)
+        mass = SEMANTIC_SENTENCE_WEIGHT * max(fsum(choose.values()), 1.0)
+        meaning = [mass * (c - low) / (high - low) if high > low else 0.0 for c in cosines]
 
     def rank(window: tuple[int, int]) -> tuple[float, float, float, int, int, int]:
         first, last = window
-        peak = max(range(first, last + 1), key=lambda i: (single[i], -i))
+        peak = max(range(first, last + 1), key=lambda i: (single[i] + meaning[i], -i))
         return (
             fsum(choose[t] for t in set().union(*chosen[first : last + 1]))
+            + max(meaning[first : last + 1])
             + form_bonus * any(formed[first : last + 1]),
-            single[peak],
+            single[peak] + meaning[peak],
             fsum(weights[t] for t in set().union(*named[first : last + 1])),
             last - first,
             first - peak,
             -first,
         )
 
-    first, last = max(_windows(passage, spans, max_chars), key=rank)
+    first, last = max(
+        _windows(passage, spans, max_chars, across=similarity is not None and ACROSS_PARAGRAPHS),
+        key=rank,
+    )
     return spans[first][0], spans[last][1]
 
 
@@ -351,19 +562,26 @@ def _straddles_words(term: str) -> bool:
     return len(term) == 2 and is_cjk(term) and any(c in _CJK_FUNCTION_CHARS for c in term)
 
 
-def _windows(passage: str, spans: list[tuple[int, int]], max_chars: int) -> list[tuple[int, int]]:
+def _windows(
+    passage: str, spans: list[tuple[int, int]], max_chars: int, *, across: bool = False
+) -> list[tuple[int, int]]:
     """The (first, last) sentence runs that may be shown: up to three that fit ``max_chars``.
 
     A single sentence always may, trimmed if need be. A window stays within a paragraph, which
-    keeps to one subject, and a heading is no answer: it names the subject of the paragraphs
-    after it. A sentence that leads in ("Key figures:") may end a window only when the sentence
+    keeps to one subject, unless ``across``: with the sentences' meaning to choose by, the run
+    that holds the answer may start in the paragraph before (announcements are written in short
+    paragraphs, and the answer often follows the one that names what the question asks about).
+    A heading is no answer, nor part of one: it names the subject of the paragraphs after it.
+    A sentence that leads in ("Key figures:") may end a window only when the sentence
     it introduces cannot join it.
     """
 
     def joins(first: int, last: int) -> bool:
         # Whether sentence ``last`` may join the window of ``first`` to ``last - 1``.
         gap = passage[spans[last - 1][1] : spans[last][0]]
-        return spans[last][1] - spans[first][0] <= max_chars and not _PARAGRAPH_BREAK.search(gap)
+        if spans[last][1] - spans[first][0] > max_chars or is_heading(passage, *spans[last]):
+            return False
+        return across or not _PARAGRAPH_BREAK.search(gap)
 
     windows: list[tuple[int, int]] = []
     for first in range(len(spans)):
@@ -505,6 +723,8 @@ def render_html(result: Answer, lang: Language = "en") -> str:
         f"<b>{escape(r.text)}</b>" if r.bold else escape(r.text) for r in result.snippet
     )
     parts = [snippet, "", cite_html(result.hit.article, lang)]
+    if result.replaced is not None:
+        parts.append(escape(replaced_line(result, lang)))
     if result.related:
         also = "; ".join(escape(describe(a)) for a in result.related)
         parts.append(f"{text('also', lang)}: {also}")
@@ -520,9 +740,25 @@ def render_plain(result: Answer, lang: Language = "en") -> str:
     lines.append(f"{text('source', lang)}: {describe(article)}")
     if article.url:
         lines.append(article.url)
+    if result.replaced is not None:
+        lines.append(replaced_line(result, lang))
     if result.related:
         lines.append(f"{text('also', lang)}: " + "; ".join(describe(a) for a in result.related))
     return "\n".join(lines)
+
+
+def replaced_line(result: Answer, lang: Language = "en") -> str:
+    """The line that names the earlier announcement a later one changed, with what it said."""
+    assert result.hit is not None
+    assert result.replaced is not None
+    new, old = result.hit.article, result.replaced.article
+    return text(
+        "replaced",
+        lang,
+        new=new.date.isoformat() if new.date else "",
+        old=old.date.isoformat() if old.date else "",
+        said=clip(" ".join(result.replaced.said.split()), MAX_SNIPPET // 2),
+    )
 
 
 def escape(value: str) -> str:

@@ -9,13 +9,15 @@ A corpus is a folder, read recursively, of
 
 A single ``.jsonl`` or text file is a corpus too. Article ids are stable across runs: the path
 relative to the corpus folder, or the record's own id. A file that cannot be read is reported as a
-:class:`Problem` and skipped; every other file still loads.
+:class:`Problem` and skipped; every other file still loads. Links to folders are followed; a
+folder that can't be read, a link that leads nowhere and a link loop are reported the same way.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -89,27 +91,27 @@ def load_corpus(path: Path) -> Corpus:
     """Load every article under ``path`` (a folder, a ``.jsonl`` file or one text/HTML file)."""
     if not path.exists():
         return Corpus((), (Problem(str(path), "no such file or folder"),))
-    return load_files(*corpus_files(path))
+    root, files, walked = corpus_files(path)
+    loaded = load_files(root, files)
+    return Corpus(loaded.articles, walked + loaded.problems)
 
 
-def corpus_files(path: Path) -> tuple[Path, list[Path]]:
-    """The folder article ids are relative to, and the corpus files at ``path``, sorted."""
+def corpus_files(path: Path) -> tuple[Path, list[Path], tuple[Problem, ...]]:
+    """The folder ids are relative to, the corpus files at ``path`` (sorted), the problems met.
+
+    The problems are what :func:`_walk` could not follow: unreadable folders, broken links, loops.
+    """
     if not path.is_dir():
-        return path.parent, [path] if path.is_file() else []
-    files = sorted(
-        p
-        for p in path.rglob("*")
-        if p.is_file()
-        and p.suffix.lower() in SUFFIXES
-        and not any(part.startswith(".") for part in p.relative_to(path).parts)
-    )
-    return path, files
+        return path.parent, [path] if path.is_file() else [], ()
+    problems: list[Problem] = []
+    files = sorted(_walk(path, problems))
+    return path, files, tuple(problems)
 
 
 def load_files(root: Path, files: Iterable[Path]) -> Corpus:
     """Load the articles of ``files``, their ids relative to ``root``."""
-    articles: list[Article] = []
     problems: list[Problem] = []
+    articles: list[Article] = []
     seen: set[str] = set()
     for file in files:
         loaded, found = _load_file(file, file.relative_to(root).as_posix())
@@ -123,6 +125,54 @@ def load_files(root: Path, files: Iterable[Path]) -> Corpus:
     return Corpus(tuple(articles), tuple(problems))
 
 
+def _walk(folder: Path, problems: list[Problem], walked: set[Path] | None = None) -> list[Path]:
+    """The corpus files under ``folder`` (hidden ones skipped), following links to folders.
+
+    What can't be followed is added to ``problems``: an unreadable folder, a link whose target is
+    gone, and a link loop (a link to a folder already read, or a link to itself).
+    """
+    walked = set() if walked is None else walked
+    real = folder.resolve()
+    if real in walked:
+        problems.append(
+            Problem(str(folder), f"symbolic link loop: the folder {real} is read already")
+        )
+        return []
+    walked.add(real)
+    try:
+        with os.scandir(folder) as scan:
+            entries = [entry for entry in scan if not entry.name.startswith(".")]
+    except OSError as exc:
+        problems.append(Problem(str(folder), f"cannot read the folder: {exc.strerror or exc}"))
+        return []
+    files: list[Path] = []
+    for entry in entries:
+        path = Path(entry.path)
+        try:
+            is_dir, is_file = entry.is_dir(), entry.is_file()
+        except OSError:  # a link to itself: ELOOP
+            is_dir = is_file = False
+        if is_dir:
+            files += _walk(path, problems, walked)
+        elif is_file:
+            if path.suffix.lower() in SUFFIXES:
+                files.append(path)
+        elif entry.is_symlink():
+            problems.append(Problem(str(path), _broken_link(path)))
+    return files
+
+
+def _broken_link(path: Path) -> str:
+    """Why a symbolic link leads nowhere."""
+    try:
+        path.resolve(strict=True)
+    except FileNotFoundError:
+        return f"broken link: {path.parent / os.readlink(path)} does not exist"
+    except (OSError, RuntimeError):  # RuntimeError: Python < 3.13's word for ELOOP
+        return "symbolic link loop"
+    return "not a file or folder"
+
+
 def _load_file(path: Path, article_id: str) -> tuple[list[Article], list[Problem]]:
     try:
         raw = path.read_bytes()
@@ -132,6 +182,10 @@ def _load_file(path: Path, article_id: str) -> tuple[list[Article], list[Problem
         content = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         return [], [Problem(str(path), f"not UTF-8 text (byte {exc.start})")]
+    if "\0" in content:  # valid UTF-8, but no text has NULs: every other byte of UTF-16
+        return [], [
+            Problem(str(path), "not UTF-8 text (NUL bytes: UTF-16 without a byte order mark?)")
+        ]
     suffix = path.suffix.lower()
     if suffix in JSONL_SUFFIXES:
         return parse_jsonl(content, str(path))

@@ -36,7 +36,7 @@ A passage is scored by six pieces of evidence, all lexical:
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 
@@ -47,6 +47,7 @@ from bot.core.analysis import is_cjk, sentence_spans, tokenize
 from bot.core.corpus import DEFAULT_PASSAGE_CHARS, Article, Passage, split_corpus
 from bot.core.forms import Form, answer_form
 from bot.core.index import BM25Index, FloatArray, Variant, top_k
+from bot.core.semantic import Embedder, EmbeddingCache, Vectors, embed_passages
 
 ARTICLE_WEIGHT = 0.9  # share of the article's score in a passage's score
 TITLE_WEIGHT = 5  # times a title's terms count in the article index
@@ -63,6 +64,35 @@ FEEDBACK_TERMS = 20  # terms they lend
 FEEDBACK_WEIGHT = 0.5
 FORM_DEPTH = 10  # best passages whose best sentence is read for the answer's form
 FORM_WEIGHT = 0.2  # its bonus, as a share of the best passage's score
+# Fusion with the semantic stage (see the module's docstring): the lexical score's share, and how
+# many of the best passages by each stage are candidates whose scores set the normalisation.
+LEXICAL_SHARE = 0.2
+FUSION_DEPTH = 100
+
+
+Similarity = Callable[[str, Sequence[str]], list[float]]
+
+
+def titled(title: str, text: str) -> str:
+    """A passage or sentence as it is embedded: after its article's title."""
+    return f"{title}\n{text}"
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """Per passage (in library order), what says it answers a question.
+
+    ``lexical`` is the BM25 stage's score; ``passage`` the cosine of the question and the passage
+    (with its title); ``sentence`` the cosine of the question and the passage's closest sentence;
+    ``fused`` the score that ranks. Without a semantic stage the cosines are None and ``fused`` is
+    ``lexical``. ``sentences`` holds every sentence's cosine, in sentence-index order.
+    """
+
+    lexical: FloatArray
+    passage: FloatArray | None
+    sentence: FloatArray | None
+    fused: FloatArray
+    sentences: FloatArray | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +130,8 @@ class Library:
         pair_weight: float = PAIR_WEIGHT,
         sentence_weight: float = SENTENCE_WEIGHT,
         sentence_coverage: float = SENTENCE_COVERAGE,
+        embedder: Embedder | None = None,
+        cache: EmbeddingCache | None = None,
     ) -> None:
         self.articles: tuple[Article, ...] = tuple(articles)
         self.passage_chars = passage_chars
@@ -154,6 +186,32 @@ class Library:
         self.article_weight, self.title_weight = article_weight, title_weight
         self.pair_weight = pair_weight
         self.sentence_weight, self.sentence_coverage = sentence_weight, sentence_coverage
+        self.embedder = embedder
+        self.cache = cache if cache is not None else EmbeddingCache()
+        self.passage_vectors: Vectors | None = None
+        self.sentence_vectors: Vectors | None = None
+        if embedder is not None:
+            # A passage is embedded with its article's title, as it is indexed: "it" and "the
+            # company" in the passage then mean the product and the company the title names.
+            self.passage_vectors = embed_passages(
+                embedder,
+                [titled(p.article.title, p.text) for p in self.passages],
+                self.cache,
+                label="embedding passages",
+            )
+            # A sentence too: alone, the sentence that names the company and the product is
+            # closest to every question about them; with the title, every sentence names them,
+            # and the one that says what the question asks is closest.
+            self.sentence_vectors = embed_passages(
+                embedder,
+                [
+                    titled(p.article.title, p.text[start:end])
+                    for p in self.passages
+                    for start, end in sentence_spans(p.text)
+                ],
+                self.cache,
+                label="embedding sentences",
+            )
 
     def __len__(self) -> int:
         return len(self.articles)
@@ -173,7 +231,65 @@ class Library:
             pair_weight=self.pair_weight,
             sentence_weight=self.sentence_weight,
             sentence_coverage=self.sentence_coverage,
+            embedder=self.embedder,
+            cache=self.cache,
         )
+
+    def encode_query(self, text: str) -> Vectors | None:
+        """The question's vector, or None without a semantic stage."""
+        if self.embedder is None or not text.strip():
+            return None
+        vector: Vectors = self.embedder.queries([text])[0]
+        return vector
+
+    def similarity(self, vector: Vectors | None) -> Similarity | None:
+        """A function giving sentences' cosines with the question's ``vector`` (None without one).
+
+        It takes an article's title and sentences of it, mostly embedded already: the cache
+        answers, and only a sentence cut differently is embedded now.
+        """
+        embedder = self.embedder
+        if vector is None or embedder is None:
+            return None
+
+        def cosines(title: str, texts: Sequence[str]) -> list[float]:
+            vectors = embed_passages(embedder, [titled(title, t) for t in texts], self.cache)
+            return [float(c) for c in vectors @ vector]
+
+        return cosines
+
+    def article_passages(self, row: int) -> npt.NDArray[np.int64]:
+        """The passage rows of the article of passage ``row``, in order."""
+        passages: npt.NDArray[np.int64] = np.flatnonzero(self.article_of == self.article_of[row])
+        return passages
+
+    def article_sentences(self, row: int) -> npt.NDArray[np.int64]:
+        """The sentence-index rows of the article of passage ``row``."""
+        passages = self.article_passages(row)
+        return np.arange(
+            self.sentence_first[passages[0]], self.sentence_first[passages[-1] + 1], dtype=np.int64
+        )
+
+    def sentence_cosines(self, sentence: int, others: npt.NDArray[np.int64]) -> FloatArray:
+        """The cosines of sentence ``sentence`` with the sentences ``others`` (index rows)."""
+        assert self.sentence_vectors is not None
+        cosines: FloatArray = (
+            self.sentence_vectors[others] @ self.sentence_vectors[sentence]
+        ).astype(np.float64)
+        return cosines
+
+    def cosines(self, sentences: npt.NDArray[np.int64], vector: Vectors) -> FloatArray:
+        """The cosines of the sentences ``sentences`` (index rows) with a question's vector."""
+        assert self.sentence_vectors is not None
+        result: FloatArray = (self.sentence_vectors[sentences] @ vector).astype(np.float64)
+        return result
+
+    def sentence_text(self, sentence: int) -> str:
+        """The text of sentence-index row ``sentence``."""
+        row = int(self.sentence_passage[sentence])
+        text = self.passages[row].text
+        start, end = sentence_spans(text)[sentence - int(self.sentence_first[row])]
+        return text[start:end]
 
     def scores(self, query_terms: Sequence[str], form: Form | None = None) -> FloatArray:
         """Every passage's score for already tokenized query terms, feedback included.
@@ -201,6 +317,37 @@ class Library:
         if form is not None and share is not None:
             scores = self._form_evidence(form, scores, share)
         return scores
+
+    def evidence(
+        self, query_terms: Sequence[str], form: Form | None = None, vector: Vectors | None = None
+    ) -> Evidence:
+        """Every passage's lexical, semantic and fused scores for a question.
+
+        ``vector`` is the question's embedding (:meth:`encode_query`); without it, or without a
+        semantic stage, the fused score is the lexical one.
+        """
+        lexical = self.scores(query_terms, form) if query_terms else np.zeros(len(self.passages))
+        if vector is None or self.passage_vectors is None or self.sentence_vectors is None:
+            return Evidence(lexical, None, None, lexical)
+        passage = (self.passage_vectors @ vector).astype(np.float64)
+        sentence = np.full(len(self.passages), -1.0)
+        sentence_sims = (self.sentence_vectors @ vector).astype(np.float64)
+        np.maximum.at(sentence, self.sentence_passage, sentence_sims)
+        dense = (passage + sentence) / 2
+        candidates = np.union1d(
+            [i for i, _ in top_k(lexical, FUSION_DEPTH)],
+            np.argsort(-dense, kind="stable")[:FUSION_DEPTH],
+        ).astype(np.int64)
+        fused = np.zeros(len(self.passages))
+        if candidates.size:
+            top = float(lexical[candidates].max())
+            lexical_part = lexical[candidates] / top if top > 0 else 0.0
+            semantic_part = (_min_max(passage[candidates]) + _min_max(sentence[candidates])) / 2
+            # A small floor keeps every candidate above the passages that are none.
+            fused[candidates] = (
+                1e-6 + LEXICAL_SHARE * lexical_part + (1 - LEXICAL_SHARE) * semantic_part
+            )
+        return Evidence(lexical, passage, sentence, fused, sentence_sims)
 
     def _term_scores(self, query: Mapping[str, float]) -> FloatArray:
         """Passage BM25 mixed with each passage's article BM25, for weighted single terms."""
@@ -290,15 +437,13 @@ class Library:
 
     def search(self, query: str, k: int = 10) -> list[Hit]:
         """Return the best passage of each of the ``k`` best matching articles, best first."""
-        return self.search_terms(tokenize(query), k, answer_form(query))
+        evidence = self.evidence(tokenize(query), answer_form(query), self.encode_query(query))
+        return self.best_per_article(evidence.fused, k)
 
-    def search_terms(
-        self, query_terms: Sequence[str], k: int = 10, form: Form | None = None
-    ) -> list[Hit]:
-        """Like :meth:`search`, for a query already tokenized, its answer's ``form`` given."""
+    def best_per_article(self, scores: FloatArray, k: int = 10) -> list[Hit]:
+        """The best-scoring passage of each of the ``k`` best articles by ``scores``, best first."""
         if k <= 0:
             return []
-        scores = self.scores(query_terms, form)
         matched = np.flatnonzero(scores > 0)
         hits: list[Hit] = []
         seen: set[str] = set()
@@ -311,6 +456,15 @@ class Library:
                 if len(hits) == k:
                     break
         return hits
+
+
+def _min_max(values: FloatArray) -> FloatArray:
+    """``values`` scaled to 0 (the least) to 1 (the most); all 1 when they are equal."""
+    low, high = float(values.min()), float(values.max())
+    if high - low <= 0:
+        return np.ones_like(values)
+    scaled: FloatArray = (values - low) / (high - low)
+    return scaled
 
 
 def term_pairs(terms: Sequence[str]) -> list[str]:

@@ -20,6 +20,10 @@ _TEXTS: dict[str, dict[Language, str]] = {
         "zh": "目前还没有载入任何公告。",
     },
     "source": {"en": "Source", "zh": "来源"},
+    "replaced": {
+        "en": "Updated {new}; the announcement of {old} said: “{said}”",
+        "zh": "已于 {new} 更新；{old} 的公告曾说：“{said}”",
+    },
     "also": {"en": "Also", "zh": "另见"},
     "welcome": {
         "en": "I answer questions about {count} announcements, citing the source of every answer.",

@@ -141,7 +141,7 @@ async def add(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await message.reply_text(text("add_refused", lang, reason=reason))
         return
     store = store_of(context)
-    await asyncio.to_thread(store.save_article, article, origin=f"admin:{message.from_user.id}")
+    await store.write(store.store.save_article, article, origin=f"admin:{message.from_user.id}")
     await change_library(context.bot_data, added=[article])
     log.info("admin %s added %s: %s", message.from_user.id, article.id, article.title)
     await message.reply_text(
@@ -212,7 +212,8 @@ async def delete(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if found is None:
         await message.reply_text(text("delete_unknown", lang, id=escape(article_id or "—")))
         return
-    stored = await asyncio.to_thread(store_of(context).delete_article, article_id)
+    store = store_of(context)
+    stored = await store.write(store.store.delete_article, article_id)
     await change_library(context.bot_data, removed=[article_id])
     note = "" if stored else text("deleted_corpus", lang)
     deleted = text("deleted", lang, title=escape(found.title), id=escape(article_id))
@@ -250,8 +251,8 @@ async def stats(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     library = library_of(context)
     store = store_of(context)
     midnight = dt.datetime.now(dt.UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-    today = await asyncio.to_thread(store.question_stats, midnight)
-    up, down = await asyncio.to_thread(store.feedback_totals)
+    today = await store.read(store.store.question_stats, midnight)
+    up, down = await store.read(store.store.feedback_totals)
     lang = language_of(update)
     reply = text(
         "stats",
@@ -273,7 +274,8 @@ async def unanswered(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
     """The latest questions the bot declined: what the announcements miss."""
     message = update.effective_message
     assert message is not None
-    questions = await asyncio.to_thread(store_of(context).unanswered, UNANSWERED)
+    store = store_of(context)
+    questions = await store.read(store.store.unanswered, UNANSWERED)
     lang = language_of(update)
     if not questions:
         await message.reply_text(text("unanswered_none", lang))

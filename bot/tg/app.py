@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import os
+from collections.abc import Sequence
 from typing import Any, TypeAlias
 
 from telegram import BotCommand, Update
@@ -23,15 +26,25 @@ from telegram.request import BaseRequest, HTTPXRequest
 from bot.config import Settings
 from bot.core.library import Library
 from bot.core.phrases import COMMANDS
-from bot.store import Store
+from bot.logs import Throttle
+from bot.store import AsyncStore, Store
 from bot.tg import admin, handlers, inline, jobs
 from bot.tg.channels import ChannelList, StoringBot
 from bot.tg.metrics import METRICS, MeteredRequest, Metrics, serve_ops, stop_ops
+from bot.tg.retry import RATE_LIMIT_RETRIES, RETRY_DELAYS, RetryingRequest
+from bot.tg.updates import PerChatUpdates
 
 log = logging.getLogger(__name__)
 
+# PTB 22's RetryAfter reads its own ``retry_after`` while being built, which warns of the int it
+# returns today on every 429 unless the process opts in to timedeltas. Nothing here reads the
+# value (AIORateLimiter reads the timedelta), so opt in: a 429 logs one line, not a warning.
+os.environ.setdefault("PTB_TIMEDELTA", "1")
+
 # The application as ApplicationBuilder().build() makes it; its type parameters don't matter here.
 App: TypeAlias = Application[Any, Any, Any, Any, Any, Any]
+
+GROUP_RATE_LIMIT = 20  # messages a minute in one group
 
 # The updates the handlers use. Named explicitly: without a list, Telegram keeps whatever an
 # earlier deployment of the same bot asked for.
@@ -51,42 +64,60 @@ def build_application(
     store: Store | None = None,
     request: BaseRequest | None = None,
     updates_request: BaseRequest | None = None,
+    retry_delays: Sequence[float] = RETRY_DELAYS,
 ) -> App:
     """Build the bot's ``Application``.
 
     Announcements kept in the store (channel posts) join ``library``. Tests pass ``request`` to
-    keep the bot off the network; the store defaults to the one in ``settings.data_dir``.
+    keep the bot off the network; the store defaults to the one in ``settings.data_dir``. Calls
+    are retried as :mod:`bot.tg.retry` explains, waiting ``retry_delays`` between attempts.
     """
     if not settings.token:
         raise ValueError("a bot token is required")
     store = store or Store.open(settings.data_dir)
+    stores = AsyncStore(store)
     channels = ChannelList(settings.channels)
-    metrics = Metrics(store)
+    metrics = Metrics(stores)
     bot = StoringBot(
         settings.token,
         base_url=settings.base_url,
         # The sizes ApplicationBuilder would choose: many concurrent sends, one long poll.
+        # Metered outside the retries: what fails after them is a failed call.
         request=MeteredRequest(
-            request or HTTPXRequest(connection_pool_size=256), metrics.api_errors
+            RetryingRequest(request or HTTPXRequest(connection_pool_size=256), delays=retry_delays),
+            metrics.api_errors,
         ),
+        # Not retried here: the updater retries a failed poll itself.
         get_updates_request=MeteredRequest(
             updates_request or request or HTTPXRequest(), metrics.api_errors
         ),
         defaults=Defaults(parse_mode=ParseMode.HTML),
-        rate_limiter=AIORateLimiter(),
-        store=store,
+        rate_limiter=AIORateLimiter(
+            overall_max_rate=settings.rate_limit,
+            # Telegram's limit in a group, 20 messages a minute; off with the overall limit.
+            group_max_rate=GROUP_RATE_LIMIT if settings.rate_limit else 0,
+            max_retries=RATE_LIMIT_RETRIES,
+        ),
+        store=stores,
         channels=channels,
     )
     application = (
-        ApplicationBuilder().bot(bot).post_init(_post_init).post_shutdown(_post_shutdown).build()
+        ApplicationBuilder()
+        .bot(bot)
+        .concurrent_updates(PerChatUpdates())
+        .post_init(_post_init)
+        .post_shutdown(_post_shutdown)
+        .build()
     )
     application.bot_data[handlers.LIBRARY] = library.replace(added=store.articles())
-    application.bot_data[handlers.STORE] = store
+    application.bot_data[handlers.STORE] = stores
     application.bot_data[handlers.CHANNELS] = channels
     application.bot_data[METRICS] = metrics
     metrics.library = lambda: application.bot_data.get(handlers.LIBRARY)
-    add_handlers(application)
+    application.bot_data[handlers.THROTTLE] = Throttle()
+    # The admins' first: a document captioned /add is a command, not a captioned question.
     admin.add_handlers(application, settings)
+    add_handlers(application)
     jobs.schedule(application, settings)
     return application
 
@@ -102,12 +133,15 @@ def add_handlers(application: App) -> None:
     application.add_handler(CommandHandler("latest", handlers.latest))
     application.add_handler(CommandHandler("ask", handlers.ask))
     text = filters.UpdateType.MESSAGE & filters.TEXT & ~filters.COMMAND
+    # In a private chat a photo's caption is a question like any text.
+    private = filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE & ~filters.COMMAND
     application.add_handler(
-        MessageHandler(filters.ChatType.PRIVATE & text, handlers.private_question)
+        MessageHandler(private & (filters.TEXT | filters.CAPTION), handlers.private_question)
     )
     application.add_handler(MessageHandler(filters.ChatType.GROUPS & text, handlers.group_message))
     application.add_handler(InlineQueryHandler(inline.inline_query))
     application.add_handler(CallbackQueryHandler(handlers.button, pattern=handlers.CALLBACK))
+    application.add_handler(CallbackQueryHandler(handlers.stale_button))
     application.add_error_handler(handlers.on_error)
 
 
@@ -133,7 +167,7 @@ async def _post_init(application: App) -> None:
 
 
 async def _post_shutdown(application: App) -> None:
-    """Stop the /healthz and /metrics server, close the store."""
+    """Stop the /healthz and /metrics server, finish the queued writes and close the store."""
     await stop_ops(application.bot_data)
-    store: Store = application.bot_data[handlers.STORE]
-    store.close()
+    store: AsyncStore = application.bot_data[handlers.STORE]
+    await asyncio.to_thread(store.close)

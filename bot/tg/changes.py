@@ -18,7 +18,7 @@ from typing import Any
 
 from bot.core.corpus import Article
 from bot.core.library import Library
-from bot.store import Store
+from bot.store import AsyncStore
 from bot.tg.handlers import LIBRARY, STORE
 
 _LOCK = "library_lock"
@@ -90,8 +90,8 @@ async def sync_corpus(
     scope: AbstractSet[str] | None = None,
 ) -> Change:
     """Serve ``corpus`` as the corpus folder's articles (see :func:`corpus_change`)."""
-    store: Store = bot_data[STORE]
-    stored = await asyncio.to_thread(store.articles)
+    store: AsyncStore = bot_data[STORE]
+    stored = await store.read(store.store.articles)
     change = corpus_change(bot_data[LIBRARY], corpus, [a.id for a in stored], scope)
     await apply(bot_data, change)
     return change

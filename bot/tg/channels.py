@@ -13,10 +13,11 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from telegram import Chat, Message, MessageEntity, Update
+from telegram.error import NetworkError
 from telegram.ext import ExtBot
 
 from bot.core.corpus import Article
-from bot.store import Store
+from bot.store import AsyncStore, StoreError
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +90,7 @@ def _bold_heading(post: Message, entities: Sequence[MessageEntity]) -> str | Non
 class StoringBot(ExtBot[None]):
     """An ExtBot that stores the channel posts of each ``getUpdates`` batch before returning it."""
 
-    def __init__(self, *args: Any, store: Store, channels: ChannelList, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, store: AsyncStore, channels: ChannelList, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._store = store
         self._channels = channels
@@ -97,16 +98,30 @@ class StoringBot(ExtBot[None]):
     async def get_updates(self, *args: Any, **kwargs: Any) -> tuple[Update, ...]:
         updates = await super().get_updates(*args, **kwargs)
         for update in updates:
-            store_post(update, self._store, self._channels)
+            if (found := listed_post(update, self._channels)) is not None:
+                # Awaited: the batch is confirmed only once its posts are stored. This holds up
+                # the next poll while the database is busy, never the answers.
+                try:
+                    await self._store.write(
+                        self._store.store.save_article, found[0], origin=found[1]
+                    )
+                except StoreError as exc:
+                    # A Telegram error, so that the updater polls again (and gets the same batch,
+                    # unconfirmed) instead of ending: any other exception would stop polling.
+                    raise PostsNotStored(
+                        f"channel posts not stored, fetching again: {exc}"
+                    ) from exc
         return updates
 
 
-def store_post(update: Update, store: Store, channels: ChannelList) -> Article | None:
-    """Store the update's channel post if its channel is listed; return the stored article."""
+class PostsNotStored(NetworkError):
+    """A batch of updates was not returned: a channel post in it could not be stored."""
+
+
+def listed_post(update: Update, channels: ChannelList) -> tuple[Article, str] | None:
+    """The article the update's channel post makes, and its origin, if its channel is listed."""
     post = channel_post(update)
     if post is None or not channels.accepts(post.chat):
         return None
     article = article_from_post(post)
-    if article is not None:
-        store.save_article(article, origin=f"channel:{post.chat.id}")
-    return article
+    return None if article is None else (article, f"channel:{post.chat.id}")

@@ -17,16 +17,25 @@ from telegram import (
     Update,
 )
 from telegram.constants import ChatType
-from telegram.error import BadRequest
+from telegram.error import (
+    BadRequest,
+    Conflict,
+    Forbidden,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+)
 from telegram.ext import ContextTypes
 
 from bot.core.answer import Answer, answer, escape, fit_message, render_html, title_html
 from bot.core.corpus import Article
 from bot.core.library import Library
 from bot.core.phrases import Language, pick_language, text
-from bot.store import Store
+from bot.logs import Throttle
+from bot.store import AsyncStore, StoreError, new_token
 from bot.tg import metrics
-from bot.tg.channels import ChannelList, store_post
+from bot.tg.channels import ChannelList, listed_post
+from bot.tg.retry import MaybeDelivered
 
 log = logging.getLogger(__name__)
 
@@ -34,16 +43,23 @@ log = logging.getLogger(__name__)
 LIBRARY = "library"
 STORE = "store"
 CHANNELS = "channels"
+THROTTLE = "throttle"  # a bot.logs.Throttle for the error handler's log lines
+CONFLICT_REPORTED = "conflict_reported"
 
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 EXAMPLES = 3
 LATEST = 10
 SOURCES_PER_PAGE = 20
 
-# Callback data (at most 64 bytes): "more:<answer id>:<page>", "vote:<answer id>:<+1|-1>",
-# "src:<page>". Everything else lives in the store, so buttons work after a restart.
+# Callback data (at most 64 bytes): "more:<answer token>:<page>", "vote:<answer token>:<+1|-1>",
+# "src:<page>". Everything else lives in the store, so buttons work after a restart. The token is
+# random (store.new_token), so nobody opens another chat's answer by guessing its id; page numbers
+# have at most PAGE_DIGITS digits, so no crafted number overflows what it indexes.
 MORE, VOTE, SOURCES = "more", "vote", "src"
-CALLBACK = re.compile(rf"^(?:{MORE}:\d+:\d+|{VOTE}:\d+:[+-]1|{SOURCES}:\d+)$")
+PAGE_DIGITS = 4
+_TOKEN = r"[A-Za-z0-9_-]{16}"
+_PAGE = rf"\d{{1,{PAGE_DIGITS}}}"
+CALLBACK = re.compile(rf"^(?:{MORE}:{_TOKEN}:{_PAGE}|{VOTE}:{_TOKEN}:[+-]1|{SOURCES}:{_PAGE})$")
 
 
 def library_of(context: ContextTypes.DEFAULT_TYPE) -> Library:
@@ -52,8 +68,8 @@ def library_of(context: ContextTypes.DEFAULT_TYPE) -> Library:
     return library
 
 
-def store_of(context: ContextTypes.DEFAULT_TYPE) -> Store:
-    store: Store = context.bot_data[STORE]
+def store_of(context: ContextTypes.DEFAULT_TYPE) -> AsyncStore:
+    store: AsyncStore = context.bot_data[STORE]
     return store
 
 
@@ -81,72 +97,83 @@ async def reply_answer(
     started = time.perf_counter()
     lang = language_of(update)
     result = answer(library_of(context), question, context=follow_up)
-    markup = None
-    answer_id = None
-    if result.answered:
-        answer_id = store_of(context).record_answer(
-            chat_id=message.chat_id,
-            question=question,
-            context=follow_up,
-            source_ids=[a.id for a in result.sources],
-        )
-        markup = answer_keyboard(answer_id, result, lang)
+    token = new_token()
     sent = await message.reply_text(
         render_html(result, lang),
         link_preview_options=NO_PREVIEW,
-        reply_markup=markup,
+        reply_markup=answer_keyboard(token, result, lang) if result.answered else None,
         # In a busy group the answer must show which question it answers.
         reply_parameters=None
         if message.chat.type == ChatType.PRIVATE
         else ReplyParameters(message.message_id, allow_sending_without_reply=True),
     )
-    if answer_id is not None:
-        store_of(context).attach_message(answer_id, sent.chat_id, sent.message_id)
-    seconds = time.perf_counter() - started
+    if result.answered:
+        # Recorded after sending, without waiting: a busy database costs this answer's buttons
+        # (they say "no longer available"), never the answer or the next update.
+        store = store_of(context)
+        store.write_later(
+            "an answer (its buttons won't work)",
+            store.store.record_answer,
+            chat_id=message.chat_id,
+            question=question,
+            context=follow_up,
+            source_ids=[a.id for a in result.sources],
+            token=token,
+            message=(sent.chat_id, sent.message_id),
+        )
     recorder: metrics.Metrics = context.bot_data[metrics.METRICS]
-    await recorder.question_done(
-        message.chat_id, question, answered=result.answered, seconds=seconds
+    recorder.question_done(
+        message.chat_id, question, answered=result.answered, seconds=time.perf_counter() - started
     )
 
 
-def answer_keyboard(answer_id: int, result: Answer, lang: Language) -> InlineKeyboardMarkup:
+def answer_keyboard(token: str, result: Answer, lang: Language) -> InlineKeyboardMarkup:
     """Buttons under an answer: page through the other matches, and 👍 / 👎."""
     row = []
     if result.page > 0:
         row.append(
             InlineKeyboardButton(
-                text("previous", lang), callback_data=f"{MORE}:{answer_id}:{result.page - 1}"
+                text("previous", lang), callback_data=f"{MORE}:{token}:{result.page - 1}"
             )
         )
     if result.page + 1 < len(result.matches):
         row.append(
             InlineKeyboardButton(
-                text("more", lang), callback_data=f"{MORE}:{answer_id}:{result.page + 1}"
+                text("more", lang), callback_data=f"{MORE}:{token}:{result.page + 1}"
             )
         )
     votes = [
-        InlineKeyboardButton("👍", callback_data=f"{VOTE}:{answer_id}:+1"),
-        InlineKeyboardButton("👎", callback_data=f"{VOTE}:{answer_id}:-1"),
+        InlineKeyboardButton("👍", callback_data=f"{VOTE}:{token}:+1"),
+        InlineKeyboardButton("👎", callback_data=f"{VOTE}:{token}:-1"),
     ]
     return InlineKeyboardMarkup([row, votes] if row else [votes])
 
 
-def follow_up_of(message: Message, context: ContextTypes.DEFAULT_TYPE) -> str | None:
+async def follow_up_of(message: Message, context: ContextTypes.DEFAULT_TYPE) -> str | None:
     """The earlier question a reply to one of the bot's answers refers to; None if not a reply."""
     replied = message.reply_to_message
     if replied is None or replied.from_user is None or replied.from_user.id != context.bot.id:
         return None
-    record = store_of(context).answer_for_message(replied.chat_id, replied.message_id)
+    store = store_of(context)
+    try:
+        record = await store.read(
+            store.store.answer_for_message, replied.chat_id, replied.message_id
+        )
+    except StoreError as exc:
+        log.warning("follow-up read as a new question: %s", exc)
+        return ""
     if record is None:
         return ""  # a reply to another of the bot's messages: a question with no context
     return f"{record.context} {record.question}".strip()
 
 
 async def private_question(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Answer any text sent in a private chat; a reply to an answer is a follow-up."""
+    """Answer any text (or caption) sent in a private chat; a reply to an answer is a follow-up."""
     message = update.effective_message
-    if message and message.text:
-        await reply_answer(update, context, message.text, follow_up_of(message, context) or "")
+    question = (message.text or message.caption) if message else None
+    if message and question:
+        follow_up = await follow_up_of(message, context)
+        await reply_answer(update, context, question, follow_up or "")
 
 
 async def group_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -154,7 +181,7 @@ async def group_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
     message = update.effective_message
     if message is None or not message.text or message.is_automatic_forward:
         return
-    follow_up = follow_up_of(message, context)
+    follow_up = await follow_up_of(message, context)
     question = strip_mention(message, context.bot.username)
     if question is None and follow_up is None:
         return
@@ -227,7 +254,8 @@ async def ask(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if not question:
         await reply_usage(update, context)
         return
-    await reply_answer(update, context, question, follow_up_of(message, context) or "")
+    follow_up = await follow_up_of(message, context)
+    await reply_answer(update, context, question, follow_up or "")
 
 
 async def reply_usage(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -294,18 +322,13 @@ async def sources(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Page through matches or /sources, or store a 👍 / 👎, from a button under a message."""
     query = update.callback_query
-    if query is None or query.data is None:
+    if query is None:
+        return
+    if not query.data or not CALLBACK.match(query.data):  # PTB routes empty data here too
+        await stale_button(update, context)
         return
     lang = language_of(update)
     kind, *args = query.data.split(":")
-    if kind == VOTE:
-        record = store_of(context).get_answer(int(args[0]))
-        if record is None or query.from_user is None:
-            await query.answer(text("expired", lang))
-            return
-        store_of(context).save_feedback(record.id, query.from_user.id, int(args[1]))
-        await query.answer(text("thanks", lang))
-        return
     if kind == SOURCES:
         body, markup = sources_page(library_of(context), int(args[0]), lang)
         await _edit(
@@ -313,9 +336,20 @@ async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         )
         await query.answer()
         return
-    record = store_of(context).get_answer(int(args[0]))
-    if record is None:
+    store = store_of(context)
+    try:
+        record = await store.read(store.store.answer_by_token, args[0])
+    except StoreError as exc:
+        log.warning("button press not served: %s", exc)
+        record = None
+    # An answer's buttons work only in the chat it was sent to: a forwarded copy's don't.
+    if record is None or query.message is None or query.message.chat.id != record.chat_id:
         await query.answer(text("expired", lang))
+        return
+    if kind == VOTE:
+        vote = int(args[1])
+        store.write_later("a vote", store.store.save_feedback, record.id, query.from_user.id, vote)
+        await query.answer(text("thanks", lang))
         return
     result = answer(library_of(context), record.question, context=record.context, page=int(args[1]))
     if not result.answered:
@@ -325,10 +359,16 @@ async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         query.edit_message_text(
             render_html(result, lang),
             link_preview_options=NO_PREVIEW,
-            reply_markup=answer_keyboard(record.id, result, lang),
+            reply_markup=answer_keyboard(record.token, result, lang),
         )
     )
     await query.answer(text("match", lang, page=result.page + 1, pages=len(result.matches)))
+
+
+async def stale_button(update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Stop the spinner of a button whose data no handler knows (an old or forged button)."""
+    if update.callback_query:
+        await update.callback_query.answer(text("expired", language_of(update)))
 
 
 async def _edit(edit: Awaitable[object]) -> None:
@@ -346,18 +386,52 @@ async def _edit(edit: Awaitable[object]) -> None:
 async def channel_update(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Make a post of a listed channel an announcement, searchable at once; an edit replaces it."""
     channels: ChannelList = context.bot_data[CHANNELS]
-    # Usually stored already by StoringBot; storing again is a no-op, and covers webhooks.
-    article = store_post(update, store_of(context), channels)
-    if article is None:
+    found = listed_post(update, channels)
+    if found is None:
         return
+    article, origin = found
+    # Usually stored already by StoringBot; storing again is a no-op, and covers webhooks.
+    store = store_of(context)
+    store.write_later(
+        f"channel post {article.id}", store.store.save_article, article, origin=origin
+    )
     log.info("indexed channel post %s: %s", article.id, article.title)
     context.bot_data[LIBRARY] = library_of(context).replace(added=[article])
 
 
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Log the failure and tell the user, rather than leaving a question unanswered."""
-    log.error("error while handling an update", exc_info=context.error)
+    """Log the failure and tell the user, rather than leaving a question unanswered.
+
+    A network or Telegram failure (polling or sending, already retried) is one log line, at most
+    one a minute of each kind; a 409 Conflict is explained once; a bug gets its traceback. No
+    apology for an answer that most likely arrived (MaybeDelivered), nor to a user who blocked
+    the bot (Forbidden): the first would contradict the answer, the second can't be sent.
+    """
+    error = context.error
+    if isinstance(error, Conflict):
+        if not context.bot_data.get(CONFLICT_REPORTED):
+            context.bot_data[CONFLICT_REPORTED] = True
+            log.error(
+                "Telegram refuses to deliver updates (409 Conflict): another process is polling"
+                " with this bot's token. Only one may run: stop the other one (retrying)."
+            )
+        return
+    # PTB makes a 400 Bad Request a NetworkError too; but it is no passing failure: a bug.
+    if isinstance(error, NetworkError | RetryAfter) and not isinstance(error, BadRequest):
+        throttle: Throttle = context.bot_data[THROTTLE]
+        skipped = throttle(type(error).__name__)
+        if skipped is not None:
+            doing = "polling for updates" if update is None else "answering an update"
+            more = f" ({skipped} more like it since the last report)" if skipped else ""
+            log.warning("%s failed: %s%s", doing, error, more)
+    else:
+        log.error("error while handling an update", exc_info=error)
+    if isinstance(error, MaybeDelivered | Forbidden):
+        return
     if isinstance(update, Update) and update.effective_message and update.effective_chat:
         if update.effective_chat.type == ChatType.CHANNEL:
             return
-        await update.effective_message.reply_text(text("error", language_of(update)))
+        try:
+            await update.effective_message.reply_text(text("error", language_of(update)))
+        except TelegramError as exc:  # the failure above has been logged already, in full
+            log.warning("the apology could not be sent either: %s", exc)

@@ -16,7 +16,7 @@ from telegram.ext import Application, ContextTypes
 from bot.config import Settings
 from bot.core.corpus import Article
 from bot.feeds import FeedReader
-from bot.store import Store
+from bot.store import AsyncStore, Store
 from bot.tg.changes import Change, change_library, sync_corpus
 from bot.tg.handlers import STORE
 from bot.tg.metrics import METRICS, Metrics
@@ -63,8 +63,8 @@ async def _read_feeds(context: ContextTypes.DEFAULT_TYPE) -> None:
 async def read_feeds(bot_data: MutableMapping[Any, Any], reader: FeedReader) -> list[Article]:
     """Read the feeds due; store new and edited entries and serve them. Returns those."""
     found = await reader.poll()
-    store: Store = bot_data[STORE]
-    changed = await asyncio.to_thread(_store_entries, store, found)
+    store: AsyncStore = bot_data[STORE]
+    changed = await store.write(_store_entries, store.store, found)
     if changed:
         await change_library(bot_data, added=changed)
         log.info("feeds: %d new or edited entries", len(changed))

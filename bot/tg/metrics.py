@@ -1,7 +1,9 @@
 """How the bot is doing: every question recorded, Prometheus metrics, and /healthz beside them.
 
-- Each question a chat asks is recorded in the store (for /stats and /unanswered) and counted:
-  questions, answered, declined, and the time from the update to the reply sent (a histogram).
+- Each question a chat asks is counted (questions, answered, declined, and the time from the
+  update to the reply sent, a histogram) and recorded in the store for /stats and /unanswered:
+  queued on the store's writer thread after the reply, like the answer itself, so a busy
+  database never holds up a reply.
 - Bot API errors are counted by :class:`MeteredRequest`, which wraps the request object, so every
   failed call counts, whichever handler or job made it; feed errors are counted by the feed
   reader (:mod:`bot.tg.feeds`).
@@ -15,7 +17,6 @@ answers 200 once the library is loaded and the application running, 503 before.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import socket
 from collections.abc import Callable, MutableMapping
@@ -31,7 +32,8 @@ from telegram.error import TelegramError
 from telegram.request import BaseRequest, RequestData
 
 from bot.core.library import Library
-from bot.store import Store
+from bot.store import AsyncStore
+from bot.tg.retry import WrappedRequest
 
 METRICS = "metrics"  # bot_data keys
 OPS_SERVER = "ops_server"
@@ -41,7 +43,7 @@ PREFIX = "announcements_bot"
 class Metrics:
     """The bot's Prometheus metrics, in a registry of its own, and the question log."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: AsyncStore) -> None:
         self.store = store
         # The served library, read at each scrape; build_application points it at bot_data.
         self.library: Callable[[], Library | None] = lambda: None
@@ -64,15 +66,15 @@ class Metrics:
     def _counter(self, name: str, documentation: str) -> Counter:
         return Counter(f"{PREFIX}_{name}", documentation, registry=self.registry)
 
-    async def question_done(
-        self, chat_id: int, question: str, *, answered: bool, seconds: float
-    ) -> None:
-        """Record a question, whether it was answered, and how long the reply took."""
+    def question_done(self, chat_id: int, question: str, *, answered: bool, seconds: float) -> None:
+        """Count a question, whether it was answered, and how long the reply took; queue its
+        record (see :meth:`AsyncStore.write_later`)."""
         self.questions.inc()
         (self.answered if answered else self.declined).inc()
         self.latency.observe(seconds)
-        await asyncio.to_thread(
-            self.store.record_question,
+        self.store.write_later(
+            "a question (for /stats)",
+            self.store.store.record_question,
             chat_id=chat_id,
             question=question,
             answered=answered,
@@ -84,22 +86,12 @@ class Metrics:
         return generate_latest(self.registry)
 
 
-class MeteredRequest(BaseRequest):
+class MeteredRequest(WrappedRequest):
     """A request object that counts the Bot API calls that fail, and otherwise is ``inner``."""
 
     def __init__(self, inner: BaseRequest, errors: Counter) -> None:
-        self._inner = inner
+        super().__init__(inner)
         self._errors = errors
-
-    @property
-    def read_timeout(self) -> float | None:
-        return self._inner.read_timeout
-
-    async def initialize(self) -> None:
-        await self._inner.initialize()
-
-    async def shutdown(self) -> None:
-        await self._inner.shutdown()
 
     async def do_request(
         self,

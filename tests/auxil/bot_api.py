@@ -15,7 +15,7 @@ import re
 import time
 import zlib
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from telegram.request import BaseRequest, RequestData
@@ -103,6 +103,9 @@ class ApiCall:
 
     method: str
     params: dict[str, Any]
+    status: int = 200  # the HTTP status answered; 0 for a connection dropped without an answer
+    message_id: int = 0  # the id of the message a sendMessage created
+    at: float = field(default_factory=time.monotonic)  # when the call arrived
 
 
 class FakeApiError(Exception):
@@ -114,9 +117,12 @@ class FakeApiError(Exception):
         self.description = description
 
 
-def error_payload(error_code: int, description: str) -> JSONDict:
-    """The JSON body Telegram sends for a failed request."""
-    return {"ok": False, "error_code": error_code, "description": description}
+def error_payload(error_code: int, description: str, retry_after: int | None = None) -> JSONDict:
+    """The JSON body Telegram sends for a failed request (429s say when to retry)."""
+    payload: JSONDict = {"ok": False, "error_code": error_code, "description": description}
+    if retry_after is not None:
+        payload["parameters"] = {"retry_after": retry_after}
+    return payload
 
 
 # --------------------------------------------------------------------------- canned results
@@ -556,8 +562,8 @@ def decode_request_data(request_data: RequestData | None) -> JSONDict:
     for name, encoded in request_data.json_parameters.items():
         value = raw.get(name)
         params[name] = value if isinstance(value, str) else json.loads(encoded)
-    for name, field in request_data.multipart_data.items():
-        params.setdefault(name, {"filename": field[0], "mime_type": field[2]})
+    for name, part in request_data.multipart_data.items():
+        params.setdefault(name, {"filename": part[0], "mime_type": part[2]})
     return params
 
 
@@ -565,15 +571,17 @@ class RecordingRequest(BaseRequest):
     """A BaseRequest that records every call and answers from :func:`fake_result` in-process.
 
     No socket is ever opened. Set ``errors["sendMessage"] = (403, "Forbidden: bot was blocked
-    by the user")`` to make a method fail; put a file's bytes in ``files[file_id]`` for downloads.
-    Unknown methods raise AssertionError, which PTB
-    re-raises as ``NetworkError("Unknown error in HTTP implementation: AssertionError(...)")``.
+    by the user")`` to make a method fail, or ``raises["sendMessage"] = [exc, ...]`` to make
+    its next calls raise (as a network failure would), one exception each; put a file's bytes in
+    ``files[file_id]`` for downloads. Unknown methods raise AssertionError, which PTB re-raises as
+    ``NetworkError("Unknown error in HTTP implementation: AssertionError(...)")``.
     """
 
     def __init__(self, *, first_message_id: int = 1000, read_timeout: float | None = 5.0) -> None:
         self.calls: list[ApiCall] = []
         self.errors: dict[str, tuple[int, str]] = {}
         self.files: dict[str, bytes] = {}
+        self.raises: dict[str, list[Exception]] = {}
         self._message_ids = itertools.count(first_message_id)
         self._read_timeout = read_timeout
 
@@ -607,6 +615,8 @@ class RecordingRequest(BaseRequest):
         api_method = url.rsplit("/", 1)[-1]
         params = decode_request_data(request_data)
         self.calls.append(ApiCall(api_method, params))
+        if self.raises.get(api_method):
+            raise self.raises[api_method].pop(0)
         if api_method in self.errors:
             code, description = self.errors[api_method]
             status, payload = code, error_payload(code, description)

@@ -11,7 +11,9 @@ import logging
 import re
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
@@ -26,7 +28,7 @@ from .bot_api import (
     error_payload,
 )
 
-__all__ = ["STRING_PARAMS", "FakeBotApiServer", "decode_form_value"]
+__all__ = ["DROP", "STRING_PARAMS", "FakeBotApiServer", "Fault", "decode_form_value"]
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -68,6 +70,26 @@ _CONFLICT = error_payload(
 )
 
 
+@dataclass(frozen=True, slots=True)
+class Fault:
+    """One failure to answer a call with, instead of its result (see FakeBotApiServer.inject).
+
+    ``status`` 0 drops the connection without an answer, after the call was handled: the client
+    can't tell whether it took effect, as when a connection breaks mid-reply.
+    """
+
+    status: int = 500
+    description: str = "Internal Server Error"
+    retry_after: int | None = None
+
+    @classmethod
+    def too_many_requests(cls, retry_after: int) -> Fault:
+        return cls(429, f"Too Many Requests: retry after {retry_after}", retry_after)
+
+
+DROP = Fault(0, "connection dropped")
+
+
 def decode_form_value(name: str, value: str) -> Any:
     """Decode one form field the way the Bot API would for the common parameter types."""
     if name in STRING_PARAMS:
@@ -102,6 +124,9 @@ class _HTTPServer(ThreadingHTTPServer):
     # Handler threads are joined by server_close() (block_on_close); daemon only as a last
     # resort so a stuck thread can never keep the test process alive.
     daemon_threads = True
+    # Like Telegram, accept a burst of connections: socketserver's default backlog of 5 resets
+    # the rest, which a client can't tell from a reply lost after the call took effect.
+    request_queue_size = 1024
     fake: FakeBotApiServer
 
     def handle_error(self, request: Any, client_address: Any) -> None:
@@ -142,6 +167,9 @@ class _Handler(BaseHTTPRequestHandler):
         except Exception as exc:  # a harness bug: show it to the client instead of hanging
             _LOGGER.exception("fake Bot API failed")
             status, payload = 500, error_payload(500, f"fake Bot API failed: {exc!r}")
+        if status == DROP.status:
+            self.close_connection = True  # hang up without a word
+            return
         self._send(status, payload)
 
     def _body_params(self) -> JSONDict:
@@ -185,6 +213,12 @@ class FakeBotApiServer:
     def __init__(self, token: str = BOT_TOKEN, *, first_message_id: int = 1000) -> None:
         self.token = token
         self.errors: dict[str, tuple[int, str]] = {}
+        # Called for each call with no fault queued by inject(): a fault to answer it with, or
+        # None. Runs in the server's handler threads.
+        self.chaos: Callable[[str], Fault | None] | None = None
+        # Called with each call once it is answered, in the server's handler threads.
+        self.listeners: list[Callable[[ApiCall], None]] = []
+        self._faults: dict[str, deque[Fault]] = {}
         self._calls: list[ApiCall] = []
         self._updates: list[JSONDict] = []
         self._message_ids = itertools.count(first_message_id)
@@ -257,6 +291,15 @@ class FakeBotApiServer:
 
     # ---------------------------------------------------------------- test API
 
+    def inject(self, method: str, *faults: Fault) -> None:
+        """Answer the next calls to ``method`` with ``faults``, one each, then as usual."""
+        with self._cond:
+            self._faults.setdefault(method, deque()).extend(faults)
+
+    def delivered(self, method: str = "sendMessage") -> list[JSONDict]:
+        """Params of every call to ``method`` that succeeded (or may have: a dropped answer)."""
+        return [c.params for c in self.calls if c.method == method and c.status in (200, 0)]
+
     def push_update(self, update: JSONDict) -> None:
         """Queue an Update dict for getUpdates; wakes a waiting long poll at once."""
         # Round-trip now so a non-JSON update fails in the test, not in the server thread.
@@ -322,18 +365,41 @@ class FakeBotApiServer:
 
     def handle(self, method: str, params: JSONDict) -> tuple[int, JSONDict]:
         """Record one call and produce (HTTP status, JSON body). Runs in a handler thread."""
+        call = ApiCall(method, params)
         with self._cond:
-            self._calls.append(ApiCall(method, params))
+            self._calls.append(call)
             error = self.errors.get(method)
+            faults = self._faults.get(method)
+            fault = faults.popleft() if faults else None
             message_id = next(self._message_ids) if method in MESSAGE_CREATING_METHODS else 0
+        if fault is None and self.chaos is not None:
+            fault = self.chaos(method)
+        call.status, payload = self._answer(method, params, error, fault, message_id)
+        call.message_id = message_id
+        for listener in self.listeners:
+            listener(call)
+        return call.status, payload
+
+    def _answer(
+        self,
+        method: str,
+        params: JSONDict,
+        error: tuple[int, str] | None,
+        fault: Fault | None,
+        message_id: int,
+    ) -> tuple[int, JSONDict]:
+        if fault is not None and fault.status != DROP.status:
+            return fault.status, error_payload(fault.status, fault.description, fault.retry_after)
         if error is not None:
             return error[0], error_payload(*error)
         if method == "getUpdates":
             return self._get_updates(params)
         try:
-            return build_response(method, params, message_id=message_id)
+            status, payload = build_response(method, params, message_id=message_id)
         except AssertionError:
             return 404, error_payload(404, "Not Found: method not found")
+        # A dropped connection: the call took effect, its answer is lost.
+        return (DROP.status, payload) if fault is not None else (status, payload)
 
     def _get_updates(self, params: JSONDict) -> tuple[int, JSONDict]:
         """Long poll: answer once an update >= offset exists, or [] when ``timeout`` expires."""

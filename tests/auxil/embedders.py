@@ -1,0 +1,50 @@
+"""A stand-in for the embedding model: deterministic, fast, and counting what it embeds."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+
+import numpy as np
+
+from bot.core.analysis import tokenize
+from bot.core.semantic import Vectors
+
+DIM = 64
+
+
+class BagOfWords:
+    """Embeds a text as its hashed bag of terms, normalised: texts sharing terms are close.
+
+    ``synonyms`` maps a term to the term it stands for, so that a test can say which words
+    "mean the same" without a model. ``embedded`` counts the passage texts it was asked for.
+    """
+
+    name = "bag-of-words"
+    dim = DIM
+
+    def __init__(self, synonyms: dict[str, str] | None = None) -> None:
+        self.synonyms = synonyms or {}
+        self.embedded: list[str] = []
+
+    def queries(self, texts: Sequence[str]) -> Vectors:
+        return self._encode(texts)
+
+    def passages(self, texts: Sequence[str]) -> Vectors:
+        self.embedded.extend(texts)
+        return self._encode(texts)
+
+    def min_cosine(self, *, cjk: bool) -> float:
+        del cjk  # any shared term will do, in either script
+        return 0.0
+
+    def _encode(self, texts: Sequence[str]) -> Vectors:
+        vectors = np.zeros((len(texts), DIM), dtype=np.float32)
+        for row, text in enumerate(texts):
+            for term in tokenize(text):
+                term = self.synonyms.get(term, term)
+                slot = int.from_bytes(hashlib.sha256(term.encode()).digest()[:4], "little") % DIM
+                vectors[row, slot] += 1.0
+            norm = float(np.linalg.norm(vectors[row]))
+            vectors[row] = vectors[row] / norm if norm else 1.0 / np.sqrt(DIM)
+        return vectors

