@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import io
 import json
 import subprocess
 import sys
@@ -9,7 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.__main__ import main
+from bot.__main__ import chat, main
+from bot.core.corpus import Article
+from bot.core.library import Library
 from tests.conftest import DATA, SHARED_EVAL
 
 GOOD = str(DATA / "good")
@@ -121,6 +125,20 @@ def test_chat_over_a_pipe() -> None:
         == "The announcements don't cover that. Send /sources to see what they do cover."
     )
     assert ">" not in result.stdout.split("\n")[0]  # no prompt when stdin is not a terminal
+
+
+def test_console_chat_understands_help_and_sources() -> None:
+    library = Library(
+        [
+            Article("old", "Ferry news", "The ferry runs.", dt.date(2026, 1, 2)),
+            Article("new", "Pool news", "The pool opens.", dt.date(2026, 5, 1), "https://ex.org/p"),
+        ]
+    )
+    out = io.StringIO()
+    chat(library, io.StringIO("/help\n/sources\n/sources 2\n"), out)
+    assert "/sources [page] – the announcements I know" in out.getvalue()
+    listing = out.getvalue().split("Announcements I know (2):")[1]
+    assert listing.index("Pool news (2026-05-01) https://ex.org/p") < listing.index("Ferry news")
 
 
 def test_serve_without_a_token_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
