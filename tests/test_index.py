@@ -132,13 +132,15 @@ def test_lucene_variant_equals_bm25s(seed: int) -> None:
         )
 
 
-@pytest.mark.parametrize("prune_share", [index_module.PRUNE_SHARE, 1.0])
+@pytest.mark.parametrize("prune_share", [index_module.CANDIDATE_SHARE, 1.0])
 @pytest.mark.parametrize("seed", range(40))
 def test_top_k_equals_sorting_every_score(
     seed: int, prune_share: float, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Pruned or not, top_k is the exact sorted prefix of scores(): same passages, same bits."""
-    monkeypatch.setattr(index_module, "PRUNE_SHARE", prune_share)  # 1.0: prune small corpora too
+    monkeypatch.setattr(
+        index_module, "CANDIDATE_SHARE", prune_share
+    )  # 1.0: prune small corpora too
     rng = random.Random(seed)
     docs = random_corpus(rng, zipf=seed % 4 != 0)
     variant: Variant = "okapi" if seed % 3 == 0 else "lucene"

@@ -24,22 +24,28 @@ memory-hungry (three Python lists of 45M postings at 1M passages). Every posting
 computed once at build time, so scoring a passage for a term is one lookup.
 
 **Top k without scoring everything.** A five-word query shares a frequent word with almost every
-passage, so accumulating every posting and sorting every match costs O(N) per query. ``top_k``
-instead (MaxScore, done a block at a time with numpy):
+passage, so accumulating every posting and sorting every match costs O(N) Python-free but slow
+work per query. ``top_k`` instead follows MaxScore, a block at a time with numpy:
 
-1. scores exactly the passages of the query term with the highest possible contribution (nearly
-   always the rarest): the k-th best of those real scores is a floor that the final k-th best
-   score can only meet or beat;
-2. orders the terms by their highest contribution ``bound``; the terms whose bounds add up to less
-   than the floor are *non-essential*: a passage that has none of the other, *essential*, terms
-   scores below the floor and cannot be among the best k;
-3. scores exactly (every term, in the query's order, so the sums are bit-identical to
-   :meth:`BM25Index.scores`) only the passages of the essential terms, looking a passage's weight
-   up in a term's sorted postings by binary search.
+1. the contributions of the query term with the highest possible contribution (its ``bound``,
+   nearly always the rarest term) are lower bounds of their passages' scores: their k-th best is a
+   *floor* that the final k-th best score can only meet or beat;
+2. the terms whose bounds add up to less than the floor are *spare*: a passage that has none of
+   the other, *essential*, terms scores below the floor. Only the essential terms' postings are
+   added up, and the seed passages' partial sums raise the floor;
+3. only passages whose partial sum plus every spare bound reaches the floor can be among the best
+   k: those candidates (a few hundred among a million) get the spare terms' contributions added,
+   a passage's weight found by binary search in a term's sorted postings.
 
-When the essential terms' postings still cover more than ``PRUNE_SHARE`` of the passages (every
-query word is frequent), scoring all postings is cheaper, and the floor still spares sorting all
-matches. ``PRUNE_SHARE`` is where the two cost the same in ``benchmarks/`` on this 2-core machine.
+Every score, pruned or not, is summed in one order (highest bound first, :meth:`BM25Index._plan`),
+so a candidate's sum is bit-identical to its :meth:`BM25Index.scores`, and when the candidates
+are too many the partial sums are completed rather than started again.
+
+Frequent terms (in at least ``DENSE_SHARE`` of the passages) also keep a dense row of weights:
+adding one is a vector add and looking a passage up is indexing. When every term is essential or
+the candidates are too many (``CANDIDATE_SHARE``), every posting is added and the floor still
+spares sorting every match (the module-level :func:`top_k` finds its floor in a sample). So does a
+query whose best-bounded term is in more than ``SEED_SHARE`` of the passages.
 
 **Saved form.** :meth:`BM25Index.save` writes a directory: ``manifest.json`` (format name,
 ``FORMAT_VERSION``, parameters, and for each file its dtype, shape, byte size and SHA-256),
@@ -75,8 +81,17 @@ OffsetArray = npt.NDArray[np.int64]
 
 FORMAT_NAME = "announcements-bot BM25Index"
 FORMAT_VERSION = 1
-# Pruned top-k is used while the passages it must score are at most this share of the corpus.
-PRUNE_SHARE = 0.25
+# A term in at least this share of the passages also gets a dense row of contributions: adding a
+# row to the scores is several times faster than scattering postings, and a passage's weight is
+# found by indexing instead of a binary search. At a half, the row (8 bytes a passage) costs at
+# most a third more than the postings it doubles (12 bytes each).
+DENSE_SHARE = 0.5
+# Pruning starts from the postings of the best-bounded term; when that term is in more than this
+# share of the passages, every query term is frequent and scoring everything costs less.
+SEED_SHARE = 0.25
+# Pruned top-k looks the candidates' weights up term by term (a binary search each, some 20 times
+# the cost of adding one posting): past this share of the passages, scoring everything is cheaper.
+CANDIDATE_SHARE = 0.01
 # Relative slack on the pruning floor, so that rounding in a sum of bounds never drops a passage.
 BOUND_SLACK = 1e-9
 # module-level top_k estimates its floor from every SAMPLE_STRIDE-th score once the scores are
@@ -103,14 +118,6 @@ def okapi_idf(n: FloatArray, total: int, epsilon: float) -> FloatArray:
     return idf
 
 
-def term_weights(
-    tf: FloatArray, doc_len: FloatArray, avgdl: float, k1: float, b: float, scale: float
-) -> FloatArray:
-    """BM25's saturating term-frequency factor, before multiplying by the idf."""
-    result: FloatArray = tf * scale / (tf + k1 * (1.0 - b + b * doc_len / avgdl))
-    return result
-
-
 # The arrays of an index, as saved: attribute name -> dtype.
 _ARRAYS: dict[str, str] = {
     "idf": "float64",
@@ -119,6 +126,8 @@ _ARRAYS: dict[str, str] = {
     "weights": "float64",
     "max_weights": "float64",
     "doc_lengths": "int32",
+    "dense_slot": "int32",
+    "dense": "float64",
 }
 
 
@@ -128,7 +137,9 @@ class BM25Index:
 
     ``vocabulary`` maps a term to its row; row ``r``'s postings are
     ``passage_ids[offsets[r]:offsets[r + 1]]`` (ascending) with contributions ``weights[...]``,
-    the largest of which is ``max_weights[r]``.
+    the largest of which is ``max_weights[r]``. A term in at least ``DENSE_SHARE`` of the passages
+    also has its contributions as one dense row, ``dense[dense_slot[r]]`` (0 where absent;
+    ``dense_slot[r]`` is -1 for other terms).
     """
 
     vocabulary: dict[str, int]
@@ -138,6 +149,8 @@ class BM25Index:
     weights: FloatArray
     max_weights: FloatArray
     doc_lengths: IdArray
+    dense_slot: IdArray
+    dense: npt.NDArray[np.float64]
     k1: float
     b: float
     variant: Variant
@@ -166,38 +179,61 @@ class BM25Index:
             count=int(lengths.sum()),
         )
         vocabulary = dict(ids)  # a plain dict: looking up a query's unknown term adds nothing
-        keys *= max(total, 1)
-        keys += np.repeat(np.arange(total, dtype=np.int64), lengths)
+        del ids
+        stride = max(total, 1)
+        keys *= stride
+        keys += np.repeat(np.arange(total, dtype=np.int32), lengths)
         keys.sort()
+        # Arrays are freed as soon as they are used up, and the weights are computed in place:
+        # building peaks at about twice the finished index.
         first = np.empty(keys.size, dtype=bool)
         first[:1] = True
         np.not_equal(keys[1:], keys[:-1], out=first[1:])
+        unique = keys[first]
         starts = np.flatnonzero(first)
-        del first
-        tf = np.diff(starts, append=keys.size).astype(np.float64)
-        keys = keys[starts]
+        del keys, first
+        tf = np.diff(starts, append=lengths.sum()).astype(np.int32)
         del starts
-        rows = keys // max(total, 1)
-        passage_ids = (keys - rows * total).astype(np.int32)
-        del keys
-        df = np.bincount(rows, minlength=len(vocabulary))
-        offsets = np.zeros(len(vocabulary) + 1, dtype=np.int64)
-        np.cumsum(df, out=offsets[1:])
+        offsets = np.searchsorted(unique, np.arange(len(vocabulary) + 1, dtype=np.int64) * stride)
+        passage_ids = (unique % stride).astype(np.int32)
+        del unique
+        df = np.diff(offsets).astype(np.float64)
         if variant == "lucene":
-            idf, scale = lucene_idf(df.astype(np.float64), total), 1.0
+            idf, scale = lucene_idf(df, total), 1.0
         else:
-            idf, scale = okapi_idf(df.astype(np.float64), total, epsilon), k1 + 1.0
+            idf, scale = okapi_idf(df, total, epsilon), k1 + 1.0
         doc_lengths = lengths.astype(np.int32)
         # rank-bm25 divides by the mean length over all documents, empty ones included.
         avgdl = float(lengths.mean()) if total and lengths.any() else 1.0
-        weights = term_weights(tf, doc_lengths[passage_ids].astype(np.float64), avgdl, k1, b, scale)
+        # In place: idf * tf * scale / (tf + k1 * (1 - b + b * |d| / avgdl)).
+        norm = lengths.astype(np.float64)[passage_ids]
+        norm *= b
+        norm /= avgdl
+        norm += 1.0 - b
+        norm *= k1
+        norm += tf
+        weights = tf.astype(np.float64)
         del tf
-        weights *= idf[rows]
-        del rows
+        weights *= scale
+        weights /= norm
+        del norm
+        weights *= np.repeat(idf, np.diff(offsets))
         # Every term has at least one posting, so each reduceat segment is non-empty.
         max_weights = np.maximum.reduceat(weights, offsets[:-1]) if len(vocabulary) else np.zeros(0)
+        dense_slot, dense = _dense_rows(offsets, passage_ids, weights, total)
         return cls(
-            vocabulary, idf, offsets, passage_ids, weights, max_weights, doc_lengths, k1, b, variant
+            vocabulary,
+            idf,
+            offsets,
+            passage_ids,
+            weights,
+            max_weights,
+            doc_lengths,
+            dense_slot,
+            dense,
+            k1,
+            b,
+            variant,
         )
 
     def __len__(self) -> int:
@@ -228,7 +264,7 @@ class BM25Index:
         A weight of 1 per occurrence gives :meth:`scores`; fractional weights let a caller add
         terms of its own (query expansion) without them counting as much as the user's words.
         """
-        return self._scores_of(self._rows(query_weights))
+        return self._scores_of(self._plan(query_weights))
 
     def matched_weight(self, term_weights: Mapping[str, float]) -> FloatArray:
         """Return, for every passage, the sum of ``term_weights`` of the terms it contains.
@@ -250,26 +286,36 @@ class BM25Index:
         """
         if k <= 0:
             return []
-        query = self._rows(Counter(query_tokens))
+        query = self._plan(Counter(query_tokens))
         if not query:
             return []
         rows = np.array([row for row, _ in query], dtype=np.int64)
-        bounds = np.array([w for _, w in query]) * self.max_weights[rows]
-        budget = PRUNE_SHARE * len(self)
-        seed = self._postings(int(rows[int(np.argmax(bounds))]))
-        if k >= len(self) or seed.size < k or seed.size > budget or (self.idf[rows] <= 0).any():
+        lo, hi = self.offsets[rows[0]], self.offsets[rows[0] + 1]
+        if (
+            k >= len(self)
+            or not k <= hi - lo <= SEED_SHARE * len(self)
+            or self.idf[rows].min() <= 0
+        ):
             # Too few or too many passages to prune with, or (okapi) a term that lowers scores.
             return top_k(self._scores_of(query), k)
-        floor = _kth_best(self._scores_at(query, seed), k) * (1.0 - BOUND_SLACK)
-        ascending = np.argsort(bounds, kind="stable")
-        spare = np.cumsum(bounds[ascending]) < floor
-        spare[-1] = False  # the best-bounded term is essential even if rounding said otherwise
-        essential = rows[ascending[~spare]]
-        if int(np.sum(self.offsets[essential + 1] - self.offsets[essential])) > budget:
+        # The best-bounded term's own contributions are lower bounds of real scores.
+        floor = _kth_best(query[0][1] * self.weights[lo:hi], k) * (1.0 - BOUND_SLACK)
+        bounds = np.array([w for _, w in query]) * self.max_weights[rows]
+        reach = np.cumsum(bounds[::-1])[::-1]  # reach[i]: the most terms i, i + 1, ... can add
+        essential = max(1, int(np.count_nonzero(reach >= floor)))
+        if essential == len(query):
             return top_k(self._scores_of(query), k, floor=floor)
-        parts = [self._postings(int(row)) for row in essential]
-        candidates = parts[0] if len(parts) == 1 else np.unique(np.concatenate(parts))
-        return _best(candidates, self._scores_at(query, candidates), k, floor)
+        scores = self._accumulate(query[:essential], np.zeros(len(self), dtype=np.float64))
+        # The seed passages' sums over the essential terms are lower bounds too, and tighter.
+        floor = max(floor, _kth_best(scores[self.passage_ids[lo:hi]], k) * (1.0 - BOUND_SLACK))
+        # A passage whose essential terms fall short of the floor by more than the spare terms
+        # could add cannot be among the best k.
+        spare = float(reach[essential]) * (1.0 + BOUND_SLACK)
+        candidates = np.flatnonzero(scores >= floor - spare)
+        if candidates.shape[0] > CANDIDATE_SHARE * len(self):
+            return top_k(self._accumulate(query[essential:], scores), k, floor=floor)
+        found = self._add_at(query[essential:], candidates, scores[candidates])
+        return _best(candidates, found, k, floor)
 
     def save(self, directory: str | os.PathLike[str]) -> None:
         """Write the index to ``directory`` (replaced if it exists), atomically."""
@@ -340,9 +386,13 @@ class BM25Index:
             arrays["offsets"].shape[0] - 1,
             arrays["idf"].shape[0],
             arrays["max_weights"].shape[0],
+            arrays["dense_slot"].shape[0],
         )
-        if len(set(counts)) != 1 or arrays["doc_lengths"].shape[0] != manifest["passages"]:
-            raise IndexFormatError(f"{source}: the files disagree on the number of terms")
+        passages = (arrays["doc_lengths"].shape[0], arrays["dense"].shape[1], manifest["passages"])
+        if len(set(counts)) != 1 or len(set(passages)) != 1:
+            raise IndexFormatError(
+                f"{source}: the files disagree on the number of terms or passages"
+            )
         return cls(
             dict(zip(terms, range(len(terms)), strict=True)),
             k1=float(manifest["k1"]),
@@ -356,21 +406,40 @@ class BM25Index:
         known = ((self.vocabulary.get(term), weight) for term, weight in query_weights.items())
         return [(row, float(weight)) for row, weight in known if row is not None]
 
-    def _postings(self, row: int) -> IdArray:
-        return self.passage_ids[self.offsets[row] : self.offsets[row + 1]]
+    def _plan(self, query_weights: Mapping[str, float]) -> list[tuple[int, float]]:
+        """The known query terms in the order every score is summed in: highest bound first.
+
+        One order for all, so that pruned and full scoring give bit-identical sums, and the
+        essential terms of pruning (the highest bounds) come first.
+        """
+        query = self._rows(query_weights)
+        return sorted(query, key=lambda term: (-term[1] * self.max_weights[term[0]], term[0]))
 
     def _scores_of(self, query: list[tuple[int, float]]) -> FloatArray:
-        scores = np.zeros(len(self), dtype=np.float64)
+        """Every passage's score for ``query`` (a plan: see :meth:`_plan`)."""
+        return self._accumulate(query, np.zeros(len(self), dtype=np.float64))
+
+    def _accumulate(self, query: list[tuple[int, float]], scores: FloatArray) -> FloatArray:
+        """Add the query terms' contributions to every passage's ``scores``, in query order."""
         for row, weight in query:
+            slot = self.dense_slot[row]
+            if slot >= 0:
+                scores += weight * self.dense[slot]
+                continue
             lo, hi = self.offsets[row], self.offsets[row + 1]
             # Passage ids are unique within a term's postings, so fancy-index += is exact.
             scores[self.passage_ids[lo:hi]] += weight * self.weights[lo:hi]
         return scores
 
-    def _scores_at(self, query: list[tuple[int, float]], passages: IdArray) -> FloatArray:
-        """The scores of ``passages`` (ascending), summed in the query's order like scores()."""
-        scores = np.zeros(passages.shape[0], dtype=np.float64)
+    def _add_at(
+        self, query: list[tuple[int, float]], passages: npt.NDArray[np.int64], scores: FloatArray
+    ) -> FloatArray:
+        """Add the query terms' contributions to the ``scores`` of ``passages`` (ascending)."""
         for row, weight in query:
+            slot = self.dense_slot[row]
+            if slot >= 0:
+                scores += weight * self.dense[slot][passages]
+                continue
             lo, hi = int(self.offsets[row]), int(self.offsets[row + 1])
             at = np.minimum(np.searchsorted(self.passage_ids[lo:hi], passages), hi - lo - 1) + lo
             found = self.passage_ids[at] == passages
@@ -393,6 +462,20 @@ def top_k(scores: FloatArray, k: int, *, floor: float = 0.0) -> list[tuple[int, 
             floor = _kth_best(sample, k)
     matched = np.flatnonzero(scores >= floor) if floor > 0 else np.flatnonzero(scores > 0)
     return _best(matched, scores[matched], k, floor)
+
+
+def _dense_rows(
+    offsets: OffsetArray, passage_ids: IdArray, weights: FloatArray, total: int
+) -> tuple[IdArray, FloatArray]:
+    """The dense rows of the terms in at least DENSE_SHARE of the passages, and their slots."""
+    frequent = np.flatnonzero(np.diff(offsets) >= max(DENSE_SHARE * total, 1))
+    dense_slot = np.full(offsets.shape[0] - 1, -1, dtype=np.int32)
+    dense_slot[frequent] = np.arange(frequent.shape[0], dtype=np.int32)
+    dense = np.zeros((frequent.shape[0], total), dtype=np.float64)
+    for slot, row in enumerate(frequent):
+        lo, hi = offsets[row], offsets[row + 1]
+        dense[slot, passage_ids[lo:hi]] = weights[lo:hi]
+    return dense_slot, dense
 
 
 def _kth_best(scores: FloatArray, k: int) -> float:
