@@ -132,15 +132,18 @@ def test_lucene_variant_equals_bm25s(seed: int) -> None:
         )
 
 
-@pytest.mark.parametrize("prune_share", [index_module.CANDIDATE_SHARE, 1.0])
+# Small corpora are scored whole by default: these settings make them take every pruning step.
+PRUNE_ALWAYS = {"SEED_SHARE": 1.0, "CANDIDATE_SHARE": 1.0, "FLOOR_SAMPLE": 4}
+
+
+@pytest.mark.parametrize("tuning", [{}, PRUNE_ALWAYS], ids=["default", "prune-always"])
 @pytest.mark.parametrize("seed", range(40))
 def test_top_k_equals_sorting_every_score(
-    seed: int, prune_share: float, monkeypatch: pytest.MonkeyPatch
+    seed: int, tuning: dict[str, float], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Pruned or not, top_k is the exact sorted prefix of scores(): same passages, same bits."""
-    monkeypatch.setattr(
-        index_module, "CANDIDATE_SHARE", prune_share
-    )  # 1.0: prune small corpora too
+    for name, value in tuning.items():
+        monkeypatch.setattr(index_module, name, value)
     rng = random.Random(seed)
     docs = random_corpus(rng, zipf=seed % 4 != 0)
     variant: Variant = "okapi" if seed % 3 == 0 else "lucene"
