@@ -32,6 +32,7 @@ query term, so its queries are capped at ``--slow-queries`` (seconds each at 1M 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import platform
@@ -225,24 +226,47 @@ def run(
     queries: int,
     slow_queries: int,
     seed: int = 0,
+    repeat: int = 1,
     progress: Callable[[str], None] = lambda _: None,
 ) -> list[Measurement]:
-    """Measure every engine at every size; ``same_top10`` compares each engine's top 10 to ours."""
+    """Measure every engine at every size, ``repeat`` times in turn; report each figure's median.
+
+    ``same_top10`` compares each engine's top 10 with ours (from the first round).
+    """
     results: list[Measurement] = []
     for passages in sizes:
+        rounds: dict[str, list[Measurement]] = {engine: [] for engine in engines}
         reference: list[Top] | None = None
-        for engine in engines:
-            count = min(queries, slow_queries) if engine == "rank-bm25" else queries
-            measured, tops = measure(engine, passages, count, seed)
-            if engine == "ours":
-                reference = tops
-            elif reference is not None:
-                pairs = list(zip(tops, reference, strict=False))
-                same = sum(_same_top(a, b) for a, b in pairs) / max(len(pairs), 1)
-                measured = Measurement(**{**asdict(measured), "same_top10": same})
-            results.append(measured)
-            progress(format_row(measured))
+        for _ in range(repeat):
+            for engine in engines:
+                count = min(queries, slow_queries) if engine == "rank-bm25" else queries
+                measured, tops = measure(engine, passages, count, seed)
+                if engine == "ours" and reference is None:
+                    reference = tops
+                elif engine != "ours" and reference is not None and not rounds[engine]:
+                    pairs = list(zip(tops, reference, strict=False))
+                    same = sum(_same_top(a, b) for a, b in pairs) / max(len(pairs), 1)
+                    measured = dataclasses.replace(measured, same_top10=same)
+                rounds[engine].append(measured)
+                progress(format_row(measured))
+        results.extend(_median(rounds[engine]) for engine in engines)
     return results
+
+
+def _median(rounds: list[Measurement]) -> Measurement:
+    """Each figure's median over the rounds (the first round's agreement with ours)."""
+
+    def middle(figure: Callable[[Measurement], float]) -> float:
+        return float(np.median([figure(m) for m in rounds]))
+
+    return dataclasses.replace(
+        rounds[0],
+        build_s=middle(lambda m: m.build_s),
+        p50_ms=middle(lambda m: m.p50_ms),
+        p99_ms=middle(lambda m: m.p99_ms),
+        peak_mb=middle(lambda m: m.peak_mb),
+        corpus_mb=middle(lambda m: m.corpus_mb),
+    )
 
 
 def _same_top(found: Top, ours: Top) -> bool:
@@ -321,6 +345,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--slow-queries", type=int, default=20, help="rank-bm25's timed queries (default 20)"
     )
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="rounds; each figure is the median (default 1)"
+    )
     parser.add_argument("--json", type=Path, metavar="FILE", help="also write the figures here")
 
 
@@ -344,11 +371,14 @@ def main(args: argparse.Namespace) -> int:
             args.queries,
             args.slow_queries,
             args.seed,
+            args.repeat,
             progress=lambda row: print(row, flush=True),
         )
     except RuntimeError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    if args.repeat > 1:
+        print(f"\nMedians of {args.repeat} rounds:\n\n{format_table(results)}")
     print("\nPeer's figure / ours (above 1: ours is faster or smaller):\n")
     print(format_ratios(results))
     if args.json:
