@@ -268,3 +268,12 @@ def test_a_changed_array_that_keeps_its_size_is_caught_without_hashing(tmp_path:
     manifest_path.write_text(json.dumps(manifest))
     with pytest.raises(IndexFormatError, match="float32"):
         BM25Index.load(tmp_path / "bm25", verify=False)
+
+
+def test_an_index_loaded_from_a_directory_can_be_saved_over_it(tmp_path: Path) -> None:
+    """The mapped files are set aside, not overwritten, so the loaded index stays readable."""
+    BM25Index.build(DOCS).save(tmp_path / "bm25")
+    loaded = BM25Index.load(tmp_path / "bm25")
+    loaded.save(tmp_path / "bm25")
+    assert loaded.scores(["ferry"]).tolist() == BM25Index.build(DOCS).scores(["ferry"]).tolist()
+    assert BM25Index.load(tmp_path / "bm25").top_k(["ferry"], 2) == loaded.top_k(["ferry"], 2)
