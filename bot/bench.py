@@ -191,7 +191,7 @@ def run_worker(engine: str, passages: int, queries: int, seed: int) -> dict[str,
         times.append(time.perf_counter() - started)
         if len(tops) < CHECKED_QUERIES:
             tops.append(top)
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3  # KiB on Linux
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e6  # KiB on Linux
     measurement = Measurement(
         engine,
         passages,
