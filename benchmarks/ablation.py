@@ -15,7 +15,6 @@ Prints each path's query p50, p90 and p99 in milliseconds. Every path returns th
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import sys
 import time
@@ -38,13 +37,7 @@ def full_sort(scores: engine.FloatArray, k: int) -> list[tuple[int, float]]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--passages", type=int, default=1_000_000)
-    parser.add_argument("--queries", type=int, default=300)
-    args = parser.parse_args()
-    corpus, queries = bench.synthetic(args.passages, args.queries)
-    index = engine.BM25Index.build(corpus)
-    del corpus
+    passages, index, queries = bench.synthetic_index(__doc__)
     empty = np.zeros((0, len(index)))
     sparse = dataclasses.replace(index, dense_slot=np.full_like(index.dense_slot, -1), dense=empty)
     k = bench.TOP_K
@@ -64,7 +57,7 @@ def main() -> int:
         if any(f != found[0] for f in found):
             print(f"error: the paths disagree on {query}", file=sys.stderr)
             return 1
-    print(f"{args.passages:,} passages, {args.queries} queries, {index.dense.shape[0]} dense rows")
+    print(f"{passages:,} passages, {len(queries)} queries, {index.dense.shape[0]} dense rows")
     print("| query path | p50 ms | p90 ms | p99 ms |\n| --- | ---: | ---: | ---: |")
     for name, spent in times.items():
         ms = np.array(spent) * 1e3

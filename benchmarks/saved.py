@@ -9,7 +9,6 @@ beside the built one's, on the same queries.
 
 from __future__ import annotations
 
-import argparse
 import sys
 import tempfile
 import time
@@ -31,13 +30,8 @@ def p50_ms(index: BM25Index, queries: list[list[str]]) -> float:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--passages", type=int, default=1_000_000)
-    parser.add_argument("--queries", type=int, default=300)
-    args = parser.parse_args()
-    corpus, queries = bench.synthetic(args.passages, args.queries)
-    index = BM25Index.build(corpus)
-    del corpus
+    passages, index, queries = bench.synthetic_index(__doc__)
+    print(f"{passages:,} passages, {len(queries)} queries")
     with tempfile.TemporaryDirectory() as scratch:
         target = Path(scratch) / "bm25"
         started = time.perf_counter()

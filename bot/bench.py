@@ -99,6 +99,19 @@ def synthetic(
     return corpus, draw(queries, QUERY_TOKENS)
 
 
+def synthetic_index(description: str | None) -> tuple[int, BM25Index, list[list[str]]]:
+    """For the scripts of benchmarks/: read ``--passages`` and ``--queries``, build our index.
+
+    Returns the number of passages, the index and the queries.
+    """
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--passages", type=int, default=1_000_000)
+    parser.add_argument("--queries", type=int, default=300)
+    args = parser.parse_args()
+    corpus, queries = synthetic(args.passages, args.queries)
+    return args.passages, BM25Index.build(corpus), queries
+
+
 def _ours(corpus: list[list[str]]) -> Searcher:
     index = BM25Index.build(corpus, k1=1.2, b=0.75)
 
