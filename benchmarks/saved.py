@@ -4,7 +4,8 @@ Builds an index of ``--passages`` synthetic Zipf passages (:func:`bot.bench.synt
 in a temporary directory, then loads it back three ways: memory-mapped without hashing (what a
 start-up that trusts its own files would do), memory-mapped with every SHA-256 checked, and read
 into memory. Prints each time, the size on disk, and the query p50 of the loaded (mapped) index
-beside the built one's, on the same queries.
+beside the built one's, on the same queries; and how long ``replace`` takes to swap one passage
+for another (exact, so every weight is computed again).
 """
 
 from __future__ import annotations
@@ -53,6 +54,9 @@ def main() -> int:
         print(f"first query after a mapped load: {(time.perf_counter() - started) * 1e3:.1f} ms")
         built, mapped = p50_ms(index, queries), p50_ms(loaded, queries)
         print(f"query p50: built {built:.2f} ms, loaded {mapped:.2f} ms")
+    started = time.perf_counter()
+    index.replace([0], [queries[0] * 12])
+    print(f"replace one passage: {time.perf_counter() - started:.2f} s")
     return 0
 
 

@@ -277,3 +277,45 @@ def test_an_index_loaded_from_a_directory_can_be_saved_over_it(tmp_path: Path) -
     loaded.save(tmp_path / "bm25")
     assert loaded.scores(["ferry"]).tolist() == BM25Index.build(DOCS).scores(["ferry"]).tolist()
     assert BM25Index.load(tmp_path / "bm25").top_k(["ferry"], 2) == loaded.top_k(["ferry"], 2)
+
+
+def assert_same_index(found: BM25Index, expected: BM25Index) -> None:
+    assert found.vocabulary == expected.vocabulary
+    for name in ("idf", "offsets", "passage_ids", "weights", "max_weights", "doc_lengths"):
+        np.testing.assert_array_equal(getattr(found, name), getattr(expected, name), err_msg=name)
+    for name in ("dense_slot", "dense", "frequencies"):
+        np.testing.assert_array_equal(getattr(found, name), getattr(expected, name), err_msg=name)
+
+
+@pytest.mark.parametrize("variant", ["lucene", "okapi"])
+@pytest.mark.parametrize("seed", range(12))
+def test_replace_equals_building_from_scratch(seed: int, variant: Variant) -> None:
+    """Any sequence of removals and additions gives the index of the passages that remain."""
+    rng = random.Random(seed)
+    docs = random_corpus(rng)
+    index = BM25Index.build(docs, variant=variant, k1=1.3, b=0.7, epsilon=0.3)
+    for _ in range(4):
+        removed = rng.sample(range(len(docs)), rng.randint(0, len(docs)))
+        added = random_corpus(rng)[: rng.randint(0, 20)]
+        index = index.replace(removed, added)
+        gone = set(removed)
+        docs = [doc for i, doc in enumerate(docs) if i not in gone] + added
+        expected = BM25Index.build(docs, variant=variant, k1=1.3, b=0.7, epsilon=0.3)
+        assert_same_index(index, expected)
+        query = rng.choices([*{t for d in docs for t in d}, "unseen"], k=3)
+        assert index.scores(query).tolist() == expected.scores(query).tolist()
+        assert index.top_k(query, 5) == expected.top_k(query, 5)
+
+
+def test_replace_refuses_a_passage_it_does_not_have() -> None:
+    with pytest.raises(IndexError, match=r"0\.\.2"):
+        BM25Index.build(DOCS).replace([3])
+
+
+def test_replace_of_nothing_and_of_everything() -> None:
+    index = BM25Index.build(DOCS)
+    assert_same_index(index.replace(), index)
+    emptied = index.replace(range(len(DOCS)))
+    assert len(emptied) == 0
+    assert emptied.top_k(["ferry"], 3) == []
+    assert_same_index(emptied.replace(added=DOCS), index)

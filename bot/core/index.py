@@ -47,6 +47,11 @@ the candidates are too many (``CANDIDATE_SHARE``), every posting is added and th
 spares sorting every match (the module-level :func:`top_k` finds its floor in a sample). So does a
 query whose best-bounded term is in more than ``SEED_SHARE`` of the passages.
 
+**Rows and changes.** Terms are numbered in sorted order and every posting keeps its term
+frequency, so :meth:`BM25Index.replace` (passages removed, others appended) produces exactly the
+arrays :meth:`BM25Index.build` would from the resulting passages, without their tokens: N, the
+mean length and document frequencies change every contribution, so it sorts all postings again.
+
 **Saved form.** :meth:`BM25Index.save` writes a directory: ``manifest.json`` (format name,
 ``FORMAT_VERSION``, parameters, and for each file its dtype, shape, byte size and SHA-256),
 ``vocabulary.json`` (the terms in row order) and one ``.npy`` file per array, written without
@@ -65,7 +70,7 @@ import os
 import shutil
 import tempfile
 from collections import Counter, defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import chain
 from pathlib import Path
@@ -133,6 +138,7 @@ _ARRAYS: dict[str, str] = {
     "doc_lengths": "int32",
     "dense_slot": "int32",
     "dense": "float64",
+    "frequencies": "int32",
 }
 
 
@@ -156,9 +162,11 @@ class BM25Index:
     doc_lengths: IdArray
     dense_slot: IdArray
     dense: npt.NDArray[np.float64]
+    frequencies: IdArray
     k1: float
     b: float
     variant: Variant
+    epsilon: float
 
     @classmethod
     def build(
@@ -173,72 +181,61 @@ class BM25Index:
         """Index ``docs`` (each a list of terms); positions in ``docs`` are the passage ids."""
         if variant not in ("lucene", "okapi"):
             raise ValueError(f"unknown BM25 variant {variant!r}")
-        total = len(docs)
-        lengths = np.fromiter(map(len, docs), dtype=np.int64, count=total)
-        # A missing term gets the next id: the whole corpus is mapped without a Python loop.
-        ids: defaultdict[str, int] = defaultdict()
-        ids.default_factory = ids.__len__
-        keys = np.fromiter(
-            map(ids.__getitem__, chain.from_iterable(docs)),
-            dtype=np.int64,
-            count=int(lengths.sum()),
+        terms, offsets, passage_ids, tf, lengths = _count(docs)
+        return _finish(
+            terms, offsets, passage_ids, tf, lengths, k1=k1, b=b, variant=variant, epsilon=epsilon
         )
-        vocabulary = dict(ids)  # a plain dict: looking up a query's unknown term adds nothing
-        del ids
-        stride = max(total, 1)
-        keys *= stride
-        keys += np.repeat(np.arange(total, dtype=np.int32), lengths)
-        keys.sort()
-        # Arrays are freed as soon as they are used up, and the weights are computed in place:
-        # building peaks at about twice the finished index.
-        first = np.empty(keys.size, dtype=bool)
-        first[:1] = True
-        np.not_equal(keys[1:], keys[:-1], out=first[1:])
-        unique = keys[first]
-        starts = np.flatnonzero(first)
-        del keys, first
-        tf = np.diff(starts, append=lengths.sum()).astype(np.int32)
-        del starts
-        offsets = np.searchsorted(unique, np.arange(len(vocabulary) + 1, dtype=np.int64) * stride)
-        passage_ids = (unique % stride).astype(np.int32)
-        del unique
-        df = np.diff(offsets).astype(np.float64)
-        if variant == "lucene":
-            idf, scale = lucene_idf(df, total), 1.0
-        else:
-            idf, scale = okapi_idf(df, total, epsilon), k1 + 1.0
-        doc_lengths = lengths.astype(np.int32)
-        # rank-bm25 divides by the mean length over all documents, empty ones included.
-        avgdl = float(lengths.mean()) if total and lengths.any() else 1.0
-        # In place: idf * tf * scale / (tf + k1 * (1 - b + b * |d| / avgdl)).
-        norm = lengths.astype(np.float64)[passage_ids]
-        norm *= b
-        norm /= avgdl
-        norm += 1.0 - b
-        norm *= k1
-        norm += tf
-        weights = tf.astype(np.float64)
-        del tf
-        weights *= scale
-        weights /= norm
-        del norm
-        weights *= np.repeat(idf, np.diff(offsets))
-        # Every term has at least one posting, so each reduceat segment is non-empty.
-        max_weights = np.maximum.reduceat(weights, offsets[:-1]) if len(vocabulary) else np.zeros(0)
-        dense_slot, dense = _dense_rows(offsets, passage_ids, weights, total)
-        return cls(
-            vocabulary,
-            idf,
+
+    def replace(
+        self, removed: Iterable[int] = (), added: Sequence[Sequence[str]] = ()
+    ) -> BM25Index:
+        """The index :meth:`build` makes of the passages not ``removed`` (in order), then ``added``.
+
+        Exact: the same terms, statistics and arrays, so the same scores bit for bit. The kept
+        passages are not counted again, but every weight is computed again (N, the mean length
+        and document frequencies change): the cost is a sort of all postings, not a tokenizing.
+        """
+        total = len(self)
+        kept = np.ones(total, dtype=bool)
+        gone = np.fromiter(removed, dtype=np.int64)
+        if gone.size and (gone.min() < 0 or gone.max() >= total):
+            raise IndexError(f"passages to remove must be in 0..{total - 1}")
+        kept[gone] = False
+        position = np.cumsum(kept) - 1  # a kept passage's new position
+        stays = kept[self.passage_ids]
+        old_rows = np.repeat(np.arange(len(self.vocabulary)), np.diff(self.offsets))[stays]
+        old_terms = sorted(self.vocabulary, key=self.vocabulary.__getitem__)
+        new_terms, new_offsets, new_ids, new_tf, new_lengths = _count(added)
+        live = np.flatnonzero(np.bincount(old_rows, minlength=len(old_terms))).tolist()
+        terms = sorted({old_terms[row] for row in live} | set(new_terms))
+        row_of = {term: row for row, term in enumerate(terms)}
+        remain = int(kept.sum())
+        size = remain + len(added)
+        old_row = np.array([row_of.get(term, -1) for term in old_terms], dtype=np.int64)
+        new_row = np.array([row_of[term] for term in new_terms], dtype=np.int64)
+        # Both parts are sorted by term, then passage: one stable sort of keys merges them.
+        keys = np.concatenate(
+            [
+                old_row[old_rows] * size + position[self.passage_ids[stays]],
+                np.repeat(new_row, np.diff(new_offsets)) * size + remain + new_ids,
+            ]
+        )
+        order = np.argsort(keys, kind="stable")
+        keys = keys[order]
+        tf = np.concatenate([self.frequencies[stays], new_tf])[order]
+        offsets = np.searchsorted(keys, np.arange(len(terms) + 1, dtype=np.int64) * size)
+        passage_ids = (keys % max(size, 1)).astype(np.int32)
+        lengths = np.concatenate([self.doc_lengths[kept].astype(np.int64), new_lengths])
+        return _finish(
+            terms,
             offsets,
             passage_ids,
-            weights,
-            max_weights,
-            doc_lengths,
-            dense_slot,
-            dense,
-            k1,
-            b,
-            variant,
+            tf,
+            lengths,
+            k1=self.k1,
+            b=self.b,
+            variant=self.variant,
+            epsilon=self.epsilon,
         )
 
     def __len__(self) -> int:
@@ -362,6 +359,7 @@ class BM25Index:
                 "k1": self.k1,
                 "b": self.b,
                 "variant": self.variant,
+                "epsilon": self.epsilon,
                 "files": files,
             }
             # The manifest is written last: a directory without one was never finished.
@@ -414,11 +412,19 @@ class BM25Index:
             raise IndexFormatError(
                 f"{source}: the files disagree on the number of terms or passages"
             )
+        variant = manifest.get("variant")
+        if variant not in ("lucene", "okapi"):
+            raise IndexFormatError(f"{source}: unknown BM25 variant {variant!r}")
+        try:
+            k1, b, epsilon = (float(manifest[name]) for name in ("k1", "b", "epsilon"))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise IndexFormatError(f"{source}: the manifest lacks a parameter ({exc})") from exc
         return cls(
             dict(zip(terms, range(len(terms)), strict=True)),
-            k1=float(manifest["k1"]),
-            b=float(manifest["b"]),
-            variant=manifest["variant"],
+            k1=k1,
+            b=b,
+            variant=variant,
+            epsilon=epsilon,
             **arrays,
         )
 
@@ -486,6 +492,97 @@ def top_k(scores: FloatArray, k: int, *, floor: float = 0.0) -> list[tuple[int, 
             floor = _kth_best(sample, k)
     matched = np.flatnonzero(scores >= floor) if floor > 0 else np.flatnonzero(scores > 0)
     return _best(matched, scores[matched], k, floor)
+
+
+def _count(
+    docs: Sequence[Sequence[str]],
+) -> tuple[list[str], OffsetArray, IdArray, IdArray, npt.NDArray[np.int64]]:
+    """The postings of ``docs``: sorted terms, offsets, passage ids, term frequencies, lengths."""
+    total = len(docs)
+    lengths = np.fromiter(map(len, docs), dtype=np.int64, count=total)
+    # A missing term gets the next id: the whole corpus is mapped without a Python loop.
+    ids: defaultdict[str, int] = defaultdict()
+    ids.default_factory = ids.__len__
+    keys = np.fromiter(
+        map(ids.__getitem__, chain.from_iterable(docs)), dtype=np.int64, count=int(lengths.sum())
+    )
+    seen = list(ids)
+    del ids
+    # Rows follow the terms' sorted order, so that replace() numbers them as build() does.
+    order = sorted(range(len(seen)), key=seen.__getitem__)
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order), dtype=np.int64)
+    keys = rank[keys]
+    stride = max(total, 1)
+    keys *= stride
+    keys += np.repeat(np.arange(total, dtype=np.int32), lengths)
+    keys.sort()
+    # Arrays are freed as soon as they are used up: building peaks at about twice the index.
+    first = np.empty(keys.size, dtype=bool)
+    first[:1] = True
+    np.not_equal(keys[1:], keys[:-1], out=first[1:])
+    unique = keys[first]
+    starts = np.flatnonzero(first)
+    del keys, first
+    tf = np.diff(starts, append=lengths.sum()).astype(np.int32)
+    del starts
+    offsets = np.searchsorted(unique, np.arange(len(order) + 1, dtype=np.int64) * stride)
+    passage_ids = (unique % stride).astype(np.int32)
+    return [seen[i] for i in order], offsets, passage_ids, tf, lengths
+
+
+def _finish(
+    terms: list[str],
+    offsets: OffsetArray,
+    passage_ids: IdArray,
+    tf: IdArray,
+    lengths: npt.NDArray[np.int64],
+    *,
+    k1: float,
+    b: float,
+    variant: Variant,
+    epsilon: float,
+) -> BM25Index:
+    """The index of these postings: idf, every posting's contribution, bounds, dense rows."""
+    total = int(lengths.shape[0])
+    df = np.diff(offsets).astype(np.float64)
+    if variant == "lucene":
+        idf, scale = lucene_idf(df, total), 1.0
+    else:
+        idf, scale = okapi_idf(df, total, epsilon), k1 + 1.0
+    # rank-bm25 divides by the mean length over all documents, empty ones included.
+    avgdl = float(lengths.mean()) if total and lengths.any() else 1.0
+    # In place: idf * tf * scale / (tf + k1 * (1 - b + b * |d| / avgdl)).
+    norm = lengths.astype(np.float64)[passage_ids]
+    norm *= b
+    norm /= avgdl
+    norm += 1.0 - b
+    norm *= k1
+    norm += tf
+    weights = tf.astype(np.float64)
+    weights *= scale
+    weights /= norm
+    del norm
+    weights *= np.repeat(idf, np.diff(offsets))
+    # Every term has at least one posting, so each reduceat segment is non-empty.
+    max_weights = np.maximum.reduceat(weights, offsets[:-1]) if terms else np.zeros(0)
+    dense_slot, dense = _dense_rows(offsets, passage_ids, weights, total)
+    return BM25Index(
+        dict(zip(terms, range(len(terms)), strict=True)),
+        idf,
+        offsets,
+        passage_ids,
+        weights,
+        max_weights,
+        lengths.astype(np.int32),
+        dense_slot,
+        dense,
+        tf,
+        k1,
+        b,
+        variant,
+        epsilon,
+    )
 
 
 def _dense_rows(
