@@ -4,7 +4,7 @@ One index of ``--passages`` synthetic Zipf passages (:func:`bot.bench.synthetic`
 queries through four query paths, taken in turn query by query so that the load of a shared
 machine falls on all four alike:
 
-- *pruned + dense*: ``BM25Index.top_k`` as shipped;
+- *pruned + dense*: ``BM25Index.top_k`` as shipped, pruning at every size;
 - *pruned, no dense rows*: the same with no term kept as a dense row;
 - *score all + dense*: every posting added, then the module-level ``top_k`` (floor from a sample);
 - *score all, full sort*: every posting added, every match sorted (the engine before issue 10).
@@ -38,6 +38,7 @@ def full_sort(scores: engine.FloatArray, k: int) -> list[tuple[int, float]]:
 
 def main() -> int:
     passages, index, queries = bench.synthetic_index(__doc__)
+    engine.PRUNE_MIN_PASSAGES = 0  # the pruned paths prune at every size
     empty = np.zeros((0, len(index)))
     sparse = dataclasses.replace(index, dense_slot=np.full_like(index.dense_slot, -1), dense=empty)
     k = bench.TOP_K

@@ -133,7 +133,12 @@ def test_lucene_variant_equals_bm25s(seed: int) -> None:
 
 
 # Small corpora are scored whole by default: these settings make them take every pruning step.
-PRUNE_ALWAYS = {"SEED_SHARE": 1.0, "CANDIDATE_SHARE": 1.0, "FLOOR_SAMPLE": 4}
+PRUNE_ALWAYS = {
+    "PRUNE_MIN_PASSAGES": 0,
+    "SEED_SHARE": 1.0,
+    "CANDIDATE_SHARE": 1.0,
+    "FLOOR_SAMPLE": 4,
+}
 
 
 @pytest.mark.parametrize("tuning", [{}, PRUNE_ALWAYS], ids=["default", "prune-always"])
@@ -161,8 +166,9 @@ def test_top_k_equals_sorting_every_score(
             assert [score for _, score in found] == [scores[i] for i in expected]
 
 
-def test_top_k_prunes_but_finds_the_same_passages_at_scale() -> None:
+def test_top_k_prunes_but_finds_the_same_passages_at_scale(monkeypatch: pytest.MonkeyPatch) -> None:
     """Enough passages that the rare term's postings seed a floor and frequent terms are spared."""
+    monkeypatch.setattr(index_module, "PRUNE_MIN_PASSAGES", 1000)
     rng = np.random.default_rng(3)
     vocabulary = np.array([f"w{i}" for i in range(2000)], dtype=object)
     frequency = 1 / np.arange(1, 2001)

@@ -45,7 +45,8 @@ Frequent terms (in at least ``DENSE_SHARE`` of the passages) also keep a dense r
 adding one is a vector add and looking a passage up is indexing. When every term is essential or
 the candidates are too many (``CANDIDATE_SHARE``), every posting is added and the floor still
 spares sorting every match (the module-level :func:`top_k` finds its floor in a sample). So does a
-query whose best-bounded term is in more than ``SEED_SHARE`` of the passages.
+query whose best-bounded term is in more than ``SEED_SHARE`` of the passages, and every query of
+an index under ``PRUNE_MIN_PASSAGES`` passages.
 
 **Rows and changes.** Terms are numbered in sorted order and every posting keeps its term
 frequency, so :meth:`BM25Index.replace` (passages removed, others appended) produces exactly the
@@ -92,6 +93,10 @@ FORMAT_VERSION = 1
 # the postings it doubles (12 bytes each): 18 rows, 144 MB, at 1M Zipf passages. Same run, 1M
 # passages, 300 queries: a half gave p50 6.1 ms, p99 33 ms; a fifth 5.3 and 31 ms.
 DENSE_SHARE = 0.25
+# Below this many passages a query costs numpy calls more than postings, and pruning makes more
+# calls: scoring everything took p50 0.14 ms against 0.22 at 10k passages, 0.73 against 0.63 at
+# 100k (benchmarks/ablation.py, same runs).
+PRUNE_MIN_PASSAGES = 50_000
 # Pruning starts from the postings of the best-bounded term; when that term is in more than this
 # share of the passages, every query term is frequent and scoring everything costs less.
 SEED_SHARE = 0.25
@@ -294,7 +299,8 @@ class BM25Index:
         rows = np.array([row for row, _ in query], dtype=np.int64)
         lo, hi = self.offsets[rows[0]], self.offsets[rows[0] + 1]
         if (
-            k >= len(self)
+            len(self) < PRUNE_MIN_PASSAGES
+            or k >= len(self)
             or not k <= hi - lo <= SEED_SHARE * len(self)
             or self.idf[rows].min() <= 0
         ):
