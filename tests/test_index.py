@@ -325,3 +325,16 @@ def test_replace_of_nothing_and_of_everything() -> None:
     assert len(emptied) == 0
     assert emptied.top_k(["ferry"], 3) == []
     assert_same_index(emptied.replace(added=DOCS), index)
+
+
+def test_files_that_disagree_are_refused(tmp_path: Path) -> None:
+    """Each file intact and as the manifest says, but from two different indexes."""
+    BM25Index.build(DOCS).save(tmp_path / "a")
+    BM25Index.build([*DOCS, ["one", "more"]]).save(tmp_path / "b")
+    manifest = json.loads((tmp_path / "a" / "manifest.json").read_text())
+    other = json.loads((tmp_path / "b" / "manifest.json").read_text())
+    manifest["files"]["weights"] = other["files"]["weights"]
+    (tmp_path / "a" / "weights.npy").write_bytes((tmp_path / "b" / "weights.npy").read_bytes())
+    (tmp_path / "a" / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(IndexFormatError, match="disagree"):
+        BM25Index.load(tmp_path / "a")

@@ -24,8 +24,8 @@ memory-hungry (three Python lists of 45M postings at 1M passages). Every posting
 computed once at build time, so scoring a passage for a term is one lookup.
 
 **Top k without scoring everything.** A five-word query shares a frequent word with almost every
-passage, so accumulating every posting and sorting every match costs O(N) Python-free but slow
-work per query. ``top_k`` instead follows MaxScore, a block at a time with numpy:
+passage, so accumulating every posting and sorting every match costs work in proportion to the
+corpus for every query. ``top_k`` instead follows MaxScore, a block at a time with numpy:
 
 1. the contributions of the query term with the highest possible contribution (its ``bound``,
    nearly always the rarest term) are lower bounds of their passages' scores: their k-th best is a
@@ -109,7 +109,7 @@ BOUND_SLACK = 1e-9
 # A floor is the k-th best of a sample of this many lower bounds: sorting them all would cost more
 # than a slightly lower floor does.
 FLOOR_SAMPLE = 4096
-# module-level top_k estimates its floor from every SAMPLE_STRIDE-th score once the scores are
+# The module-level top_k estimates its floor from every SAMPLE_STRIDE-th score once the scores are
 # many: the k-th best of a sample is never above the k-th best of all.
 SAMPLE_STRIDE = 16
 
@@ -316,10 +316,11 @@ class BM25Index:
         scores = self._accumulate(query[:essential], np.zeros(len(self), dtype=np.float64))
         # The seed passages' sums over the essential terms are lower bounds too, and tighter.
         seed = self.passage_ids[lo:hi]
-        floor = max(floor, _lower_kth(scores[seed[:: _stride(seed, k)]], k) * (1.0 - BOUND_SLACK))
+        floor = max(floor, _kth_best(scores[seed[:: _stride(seed, k)]], k) * (1.0 - BOUND_SLACK))
         # A passage whose essential terms fall short of the floor by more than the spare terms
         # could add cannot be among the best k.
-        least = floor - float(reach[essential]) * (1.0 + BOUND_SLACK)
+        spare = float(reach[essential]) * (1.0 + BOUND_SLACK)
+        least = floor - spare
         postings = [self._postings(row) for row, _ in query[:essential]]
         if sum(p.shape[0] for p in postings) > len(self) // 4:
             candidates = np.flatnonzero(scores >= least)
@@ -335,7 +336,7 @@ class BM25Index:
             best = np.argpartition(partial, partial.shape[0] - pick)[partial.shape[0] - pick :]
             sure = self._add_at(query[essential:], candidates[best], partial[best])
             floor = max(floor, _kth_best(sure, k) * (1.0 - BOUND_SLACK))
-            keep = partial >= floor - float(reach[essential]) * (1.0 + BOUND_SLACK)
+            keep = partial >= floor - spare
             candidates, partial = candidates[keep], partial[keep]
         if candidates.shape[0] > CANDIDATE_SHARE * len(self):
             return top_k(self._accumulate(query[essential:], scores), k, floor=floor)
@@ -414,9 +415,15 @@ class BM25Index:
             arrays["dense_slot"].shape[0],
         )
         passages = (arrays["doc_lengths"].shape[0], arrays["dense"].shape[1], manifest["passages"])
-        if len(set(counts)) != 1 or len(set(passages)) != 1:
+        postings = (
+            int(arrays["offsets"][-1]),
+            arrays["passage_ids"].shape[0],
+            arrays["weights"].shape[0],
+            arrays["frequencies"].shape[0],
+        )
+        if any(len(set(sizes)) != 1 for sizes in (counts, passages, postings)):
             raise IndexFormatError(
-                f"{source}: the files disagree on the number of terms or passages"
+                f"{source}: the files disagree on the number of terms, passages or postings"
             )
         variant = manifest.get("variant")
         if variant not in ("lucene", "okapi"):
