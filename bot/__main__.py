@@ -1,4 +1,4 @@
-"""Command line: ``announcements-bot serve | ask | search | chat | eval``."""
+"""Command line: ``announcements-bot serve | ask | search | chat | eval | bench``."""
 
 from __future__ import annotations
 
@@ -12,6 +12,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
+from bot.bench import add_arguments as bench_arguments
+from bot.bench import main as bench_main
 from bot.config import ConfigError, Settings
 from bot.core.analysis import tokenize
 from bot.core.answer import Answer, answer, describe, render_html, render_plain
@@ -94,6 +96,12 @@ def _parser() -> argparse.ArgumentParser:
         help="ask DIR's questions too: they should be declined",
     )
     evaluate.set_defaults(func=_eval)
+
+    bench = sub.add_parser(
+        "bench", help="time our BM25 engine beside rank-bm25, bm25s and tantivy (dev extra)"
+    )
+    bench_arguments(bench)
+    bench.set_defaults(func=_bench)
     return parser
 
 
@@ -240,6 +248,10 @@ def _eval(args: argparse.Namespace, settings: Settings) -> int:
             figures["offtopic_declined"] = declined
         args.json.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
     return 0
+
+
+def _bench(args: argparse.Namespace, _settings: Settings) -> int:
+    return bench_main(args)
 
 
 def _chat(args: argparse.Namespace, settings: Settings) -> int:

@@ -216,3 +216,28 @@ def test_eval_of_a_missing_folder_exits_2(
 ) -> None:
     assert main(["eval", "--data", str(tmp_path / "nowhere")]) == 2
     assert "error:" in capsys.readouterr().err
+
+
+def test_bench_runs_every_engine_on_a_tiny_corpus(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A smoke run: every engine builds, answers and is measured in a process of its own."""
+    figures = tmp_path / "bench.json"
+    args = ["bench", "--passages", "300", "--queries", "20", "--json", str(figures)]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("machine: ")
+    assert "| 300 | tantivy | 20 |" in out
+    assert "| 300 | rank-bm25 | 20 |" in out
+    results = json.loads(figures.read_text())["results"]
+    assert [r["engine"] for r in results] == ["ours", "bm25s", "tantivy", "rank-bm25"]
+    for result in results:
+        assert result["p50_ms"] <= result["p99_ms"]
+        assert result["peak_mb"] >= result["corpus_mb"] > 0
+    # Same formula, same tokens: bm25s finds the same ten passages as ours.
+    assert results[1]["same_top10"] == 1.0
+
+
+def test_bench_refuses_an_unknown_engine(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["bench", "--engines", "ours,lucene", "--passages", "10"]) == 2
+    assert "unknown engines ['lucene']" in capsys.readouterr().err
