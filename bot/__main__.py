@@ -1,4 +1,4 @@
-"""Command line: ``announcements-bot serve | ask | search | chat | eval | config``."""
+"""Command line: ``announcements-bot serve | ask | search | chat | eval | bench | config``."""
 
 from __future__ import annotations
 
@@ -14,10 +14,14 @@ from pathlib import Path
 from typing import Any, TextIO
 from urllib.parse import urlsplit
 
+from bot.bench import add_arguments as bench_arguments
+from bot.bench import main as bench_main
 from bot.config import ConfigError, Settings
 from bot.core.analysis import tokenize
-from bot.core.answer import Answer, answer, render_html, render_plain
+from bot.core.answer import Answer, answer, describe, render_html, render_plain
+from bot.core.corpus import newest_first
 from bot.core.library import Hit, Library
+from bot.core.phrases import text
 from bot.core.semantic import ModelError
 from bot.loading import library_builder, load_library
 from bot.logs import Redactor, configure_logging, token_secrets
@@ -32,6 +36,7 @@ _OPTION_SETTINGS = {
     "port": "PORT",
     "metrics_port": "METRICS_PORT",
 }
+SOURCES_PER_PAGE = 20  # as the bot's /sources
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -130,6 +135,14 @@ def _parser() -> argparse.ArgumentParser:
         help="ask DIR's questions too: they should be declined",
     )
     evaluate.set_defaults(func=_eval)
+
+    bench = sub.add_parser(
+        "bench",
+        parents=[common],
+        help="time our BM25 engine beside rank-bm25, bm25s and tantivy (dev extra)",
+    )
+    bench_arguments(bench)
+    bench.set_defaults(func=_bench)
 
     config = sub.add_parser(
         "config", parents=[common], help="print the effective settings (secrets masked)"
@@ -310,16 +323,24 @@ def _eval(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _bench(args: argparse.Namespace, _settings: Settings) -> int:
+    return bench_main(args)
+
+
 def _chat(args: argparse.Namespace, settings: Settings) -> int:
     library = load_library(args.corpus, settings)
     return chat(library, sys.stdin, sys.stdout)
 
 
 def chat(library: Library, stdin: TextIO, stdout: TextIO) -> int:
-    """Answer each line of ``stdin`` until end of input; prompt only when a person is typing."""
+    """Answer each line of ``stdin`` until end of input; prompt only when a person is typing.
+
+    ``/help`` and ``/sources [page]`` work as in the bot; anything else is a question.
+    """
     interactive = stdin.isatty()
     if interactive:
-        stdout.write(f"{len(library)} announcements loaded. Ask a question (Ctrl-D to quit).\n")
+        loaded = f"{len(library)} announcements loaded."
+        stdout.write(f"{loaded} Ask a question, /help for more (Ctrl-D to quit).\n")
     while True:
         if interactive:
             stdout.write("> ")
@@ -328,9 +349,35 @@ def chat(library: Library, stdin: TextIO, stdout: TextIO) -> int:
         if not line:
             break
         if line.strip():
-            stdout.write(render_plain(answer(library, line.strip())) + "\n\n")
+            stdout.write(console_reply(library, line.strip()) + "\n\n")
             stdout.flush()
     return 0
+
+
+def console_reply(library: Library, line: str) -> str:
+    """The console's reply to one line: a command's output, or the answer to a question."""
+    command, _, rest = line.partition(" ")
+    if command == "/help":
+        return text("console_help")
+    if command == "/sources":
+        page = int(rest) - 1 if rest.strip().isdigit() and int(rest) > 0 else 0
+        return sources_text(library, page)
+    return render_plain(answer(library, line))
+
+
+def sources_text(library: Library, page: int) -> str:
+    """One page of the console's /sources: titles, dates and links, newest first."""
+    articles = newest_first(library.articles)
+    pages = max(1, -(-len(articles) // SOURCES_PER_PAGE))
+    page = min(page, pages - 1)
+    lines = [text("sources", count=len(articles))]
+    if pages > 1:
+        lines[0] += " " + text("page", page=page + 1, pages=pages)
+    for article in articles[page * SOURCES_PER_PAGE : (page + 1) * SOURCES_PER_PAGE]:
+        lines.append(f"- {describe(article)}" + (f" {article.url}" if article.url else ""))
+    if page + 1 < pages:
+        lines.append(f"/sources {page + 2}")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

@@ -116,11 +116,12 @@ def load_eval_set(folder: Path) -> EvalSet:
     if not corpus_path.is_file():
         raise FileNotFoundError(f"{corpus_path}: no such file")
     return EvalSet(
-        corpus_path, _read_queries(folder / "queries.jsonl"), _read_qrels(folder / "qrels.tsv")
+        corpus_path, read_queries(folder / "queries.jsonl"), _read_qrels(folder / "qrels.tsv")
     )
 
 
-def _read_queries(path: Path) -> list[Query]:
+def read_queries(path: Path) -> list[Query]:
+    """Read a ``queries.jsonl`` file; ``ValueError`` names the file and line of a bad record."""
     queries: list[Query] = []
     with path.open(encoding="utf-8-sig") as lines:
         for number, line in enumerate(lines, start=1):
@@ -394,7 +395,7 @@ def run_eval(
     if offtopic is None:
         return report, None
     # Only the questions matter here: the other set's corpus and judgments go unread.
-    questions = _read_queries(offtopic / "queries.jsonl")
+    questions = read_queries(offtopic / "queries.jsonl")
     if limit is not None:
         questions = questions[:limit]
     return report, evaluate_offtopic(library, (q.text for q in questions))

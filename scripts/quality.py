@@ -1,14 +1,23 @@
 """Measure answer quality on the shared evaluation sets, beside plain BM25 through bm25s.
 
-    .venv/bin/pip install -e '.[quality]'      # matplotlib, for the plot
-    .venv/bin/python scripts/quality.py [--eval ../shared/eval] [--out docs]
+    .venv/bin/pip install -e '.[quality]'      # matplotlib, for the plots
+    .venv/bin/python scripts/quality.py [--eval ../shared/eval] [--out docs] [--data-dir DIR]
+                                        [--semantic-public]
 
-Runs ``announcements-bot eval`` on Cranfield, SQuAD v1.1 dev and CMRC 2018 dev (all questions),
+First the announcements set (questions in people's own words, ``announcements``): the bot with
+its semantic stage and without it (SEMANTIC=off), by kind and language, its in-domain off-topic
+questions, and the trade-off of answerability: for every floor of the question's cosine with the
+best article's closest sentence, the share of answerable questions declined against the share of
+off-topic ones (``OUT/tradeoff.png``). Vectors are cached in ``DIR/embeddings`` (default
+``data``), so a second run embeds nothing.
+
+Then ``announcements-bot eval`` on Cranfield, SQuAD v1.1 dev and CMRC 2018 dev (all questions),
 the three off-topic pairs, where SQuAD's and CMRC's answers are lost on the way to the reply
 (:func:`bot.evaluate.answer_reach`), and the baseline of the issue "Answer quality": bm25s with
 k1=1.2, b=0.75 over lowercased words with Snowball stemming and English stopwords (CJK text as
-character bigrams), scored with the same metric code. Prints a Markdown table and writes
-``OUT/quality.json`` and ``OUT/quality.png``.
+character bigrams), scored with the same metric code. These run lexical (SEMANTIC=off) unless
+``--semantic-public``: embedding their corpora once takes hours on a 2-core machine (see
+docs/quality.md). Prints the tables and writes ``OUT/quality.json`` and ``OUT/quality.png``.
 """
 
 from __future__ import annotations
@@ -24,17 +33,26 @@ from typing import Any
 import bm25s
 import Stemmer
 
+from bot.config import Settings
+from bot.core.analysis import tokenize
+from bot.core.answer import answerability
 from bot.core.corpus import load_corpus
+from bot.core.forms import answer_form
 from bot.core.library import Library
 from bot.evaluate import (
     answer_reach,
+    evaluate,
     evaluate_offtopic,
     format_table,
     load_eval_set,
     ndcg_at_k,
+    read_queries,
     recall_at_k,
     run_eval,
 )
+from bot.loading import library_builder
+
+ANNOUNCEMENTS = "announcements"
 
 SETS = ("cranfield", "squad", "cmrc2018")
 ANSWERED_SETS = ("squad", "cmrc2018")  # the sets with gold answers, followed into the reply
@@ -117,36 +135,139 @@ def plot(figures: dict[str, Any], path: Path) -> None:
     fig.savefig(path, dpi=110)
 
 
+def announcements(folder: Path, data_dir: Path, out: Path) -> dict[str, Any]:
+    """The announcements set with and without the semantic stage, and the answerability curve."""
+    eval_set = load_eval_set(folder)
+    articles = load_corpus(eval_set.corpus_path).articles
+    offtopic = [q.text for q in read_queries(folder / "offtopic" / "queries.jsonl")]
+    figures: dict[str, Any] = {}
+    for semantic in (True, False):
+        settings = Settings(data_dir=data_dir, semantic=semantic)
+        started = time.perf_counter()
+        library = library_builder(settings)(articles)
+        built = time.perf_counter() - started
+        report = evaluate(library, eval_set)
+        declined = evaluate_offtopic(library, offtopic)
+        name = "semantic" if semantic else "lexical"
+        figures[name] = {
+            **report.to_json(),
+            "offtopic_declined": declined,
+            "build_seconds": round(built, 1),
+            "seconds": round(time.perf_counter() - started, 1),
+        }
+        print(f"## {ANNOUNCEMENTS}, {name}\n{format_table(report, offtopic=declined)}\n")
+        if semantic:
+            figures["tradeoff"] = tradeoff(library, [q.text for q in eval_set.queries], offtopic)
+            plot_tradeoff(figures["tradeoff"], out / "tradeoff.png")
+    return figures
+
+
+def tradeoff(library: Library, answerable: list[str], offtopic: list[str]) -> dict[str, Any]:
+    """Shares declined of both kinds of question as the floor of the closest cosine moves.
+
+    What the question names and the article doesn't declines at every floor; the floor decides
+    the rest. The bot's own floor is the model's (``min_cosine``).
+    """
+
+    def judged(questions: list[str]) -> list[tuple[float, bool]]:
+        found = []
+        for question in questions:
+            vector = library.encode_query(question)
+            evidence = library.evidence(tokenize(question), answer_form(question), vector)
+            best = library.best_per_article(evidence.fused, 1)[0]
+            weighed = answerability(library, evidence, best, question)
+            found.append((weighed.closest - weighed.floor, bool(weighed.missing)))
+        return found
+
+    kept, stray = judged(answerable), judged(offtopic)
+    points = []
+    for step in range(-10, 11):
+        shift = step / 200  # the floor moved by -0.05 .. +0.05
+        points.append(
+            {
+                "floor_shift": shift,
+                "answerable_declined": _declined(kept, shift),
+                "offtopic_declined": _declined(stray, shift),
+            }
+        )
+    return {"points": points}
+
+
+def _declined(judged: list[tuple[float, bool]], shift: float) -> float:
+    return sum(missing or margin < shift for margin, missing in judged) / len(judged)
+
+
+def plot_tradeoff(curve: dict[str, Any], path: Path) -> None:
+    """Answerable questions declined against off-topic ones declined, the bot's floor marked."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    points = curve["points"]
+    fig, ax = plt.subplots(figsize=(6, 4.5))
+    ax.plot(
+        [p["answerable_declined"] for p in points],
+        [p["offtopic_declined"] for p in points],
+        marker="o",
+        color="#2b6cb0",
+        label="floor of the closest sentence's cosine, -0.05 .. +0.05",
+    )
+    bot = next(p for p in points if p["floor_shift"] == 0)
+    ax.scatter(
+        [bot["answerable_declined"]],
+        [bot["offtopic_declined"]],
+        s=120,
+        color="#c53030",
+        zorder=3,
+        label="the bot",
+    )
+    ax.scatter([0.05], [0.85], marker="*", s=160, color="#2f855a", zorder=3, label="target")
+    ax.set_xlabel("answerable questions declined")
+    ax.set_ylabel("in-domain off-topic questions declined")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.set_title("Answerability on the announcements set")
+    ax.legend(loc="lower right", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     root = Path(__file__).resolve().parents[1]
     parser.add_argument("--eval", type=Path, default=root.parent / "shared" / "eval")
     parser.add_argument("--out", type=Path, default=root / "docs")
+    parser.add_argument("--data-dir", type=Path, default=Path("data"))
+    parser.add_argument("--semantic-public", action="store_true")
     args = parser.parse_args()
+    args.out.mkdir(exist_ok=True)
     figures: dict[str, Any] = {
+        ANNOUNCEMENTS: announcements(args.eval / ANNOUNCEMENTS, args.data_dir, args.out),
         "ours": {},
         "baseline": {},
         "offtopic": {},
         "reach": {},
         "seconds": {},
     }
+    public = Settings(data_dir=args.data_dir, semantic=args.semantic_public)
+    build = library_builder(public)
     for name in SETS:
         started = time.perf_counter()
-        report, _ = run_eval(args.eval / name)
+        report, _ = run_eval(args.eval / name, build=build)
         figures["seconds"][name] = round(time.perf_counter() - started, 1)
         figures["ours"][name] = report.to_json()
         figures["baseline"][name] = baseline(args.eval / name)
         print(f"## {name}\n{format_table(report)}\n")
     for name in ANSWERED_SETS:
         eval_set = load_eval_set(args.eval / name)
-        library = Library(load_corpus(eval_set.corpus_path).articles)
+        library = build(load_corpus(eval_set.corpus_path).articles)
         figures["reach"][name] = asdict(answer_reach(library, eval_set))
     for corpus, questions in OFFTOPIC:
-        library = Library(load_corpus(args.eval / corpus / "corpus.jsonl").articles)
+        library = build(load_corpus(args.eval / corpus / "corpus.jsonl").articles)
         asked = (q.text for q in load_eval_set(args.eval / questions).queries)
         declined = evaluate_offtopic(library, asked)
         figures["offtopic"][f"{questions} questions vs {corpus} corpus"] = declined
-    args.out.mkdir(exist_ok=True)
     (args.out / "quality.json").write_text(json.dumps(figures, indent=2) + "\n")
     plot(figures, args.out / "quality.png")
     print(json.dumps(figures, indent=2))

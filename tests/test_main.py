@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import io
 import json
 import subprocess
 import sys
@@ -9,7 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.__main__ import main
+from bot.__main__ import chat, main
+from bot.core.corpus import Article
+from bot.core.library import Library
 from tests.conftest import DATA, SHARED_EVAL
 
 GOOD = str(DATA / "good")
@@ -123,6 +127,20 @@ def test_chat_over_a_pipe() -> None:
     assert ">" not in result.stdout.split("\n")[0]  # no prompt when stdin is not a terminal
 
 
+def test_console_chat_understands_help_and_sources() -> None:
+    library = Library(
+        [
+            Article("old", "Ferry news", "The ferry runs.", dt.date(2026, 1, 2)),
+            Article("new", "Pool news", "The pool opens.", dt.date(2026, 5, 1), "https://ex.org/p"),
+        ]
+    )
+    out = io.StringIO()
+    chat(library, io.StringIO("/help\n/sources\n/sources 2\n"), out)
+    assert "/sources [page] – the announcements I know" in out.getvalue()
+    listing = out.getvalue().split("Announcements I know (2):")[1]
+    assert listing.index("Pool news (2026-05-01) https://ex.org/p") < listing.index("Ferry news")
+
+
 def test_serve_without_a_token_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["serve", "--corpus", GOOD]) == 2
     assert "TELEGRAM_BOT_TOKEN is not set" in capsys.readouterr().err
@@ -198,3 +216,28 @@ def test_eval_of_a_missing_folder_exits_2(
 ) -> None:
     assert main(["eval", "--data", str(tmp_path / "nowhere")]) == 2
     assert "error:" in capsys.readouterr().err
+
+
+def test_bench_runs_every_engine_on_a_tiny_corpus(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A smoke run: every engine builds, answers and is measured in a process of its own."""
+    figures = tmp_path / "bench.json"
+    args = ["bench", "--passages", "300", "--queries", "20", "--json", str(figures)]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("machine: ")
+    assert "| 300 | tantivy | 20 |" in out
+    assert "| 300 | rank-bm25 | 20 |" in out
+    results = json.loads(figures.read_text())["results"]
+    assert [r["engine"] for r in results] == ["ours", "bm25s", "tantivy", "rank-bm25"]
+    for result in results:
+        assert result["p50_ms"] <= result["p99_ms"]
+        assert result["peak_mb"] >= result["corpus_mb"] > 0
+    # Same formula, same tokens: bm25s finds the same ten passages as ours.
+    assert results[1]["same_top10"] == 1.0
+
+
+def test_bench_refuses_an_unknown_engine(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["bench", "--engines", "ours,lucene", "--passages", "10"]) == 2
+    assert "unknown engines ['lucene']" in capsys.readouterr().err

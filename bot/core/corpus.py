@@ -553,3 +553,8 @@ def split_corpus(
 ) -> list[Passage]:
     """Split every article; passages of one article are consecutive, in article order."""
     return [p for article in articles for p in split_passages(article, target_chars)]
+
+
+def newest_first(articles: Iterable[Article]) -> list[Article]:
+    """Articles newest first; undated ones last, in their given order."""
+    return sorted(articles, key=lambda a: a.date.toordinal() if a.date else 0, reverse=True)

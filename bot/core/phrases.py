@@ -51,6 +51,21 @@ _TEXTS: dict[str, dict[Language, str]] = {
             "（追问会沿用上一个问题的话题）。"
         ),
     },
+    "console_help": {
+        "en": (
+            "Type a question and I reply with the sentences of the announcements that answer it,"
+            " with the article's title, date and link.\n\n"
+            "/sources [page] – the announcements I know, newest first\n"
+            "/help – this message\n"
+            "Ctrl-D – quit"
+        ),
+        "zh": (
+            "输入问题，我会回复公告中回答该问题的句子，并附上文章标题、日期和链接。\n\n"
+            "/sources [页码] – 我知道的公告，最新的在前\n"
+            "/help – 显示本帮助\n"
+            "Ctrl-D – 退出"
+        ),
+    },
     "ask_usage": {
         "en": "Put your question after the command, e.g. /ask {example}",
         "zh": "请在命令后写上问题，例如 /ask {example}",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import time
@@ -28,7 +29,7 @@ from telegram.error import (
 from telegram.ext import ContextTypes
 
 from bot.core.answer import Answer, answer, escape, fit_message, render_html, title_html
-from bot.core.corpus import Article
+from bot.core.corpus import Article, newest_first
 from bot.core.library import Library
 from bot.core.phrases import Language, pick_language, text
 from bot.logs import Throttle
@@ -81,7 +82,7 @@ def language_of(update: Update) -> Language:
 
 def newest(library: Library) -> list[Article]:
     """Articles newest first; undated ones last, in corpus order."""
-    return sorted(library.articles, key=lambda a: a.date.toordinal() if a.date else 0, reverse=True)
+    return newest_first(library.articles)
 
 
 # --- Questions ---------------------------------------------------------------------------------
@@ -96,7 +97,8 @@ async def reply_answer(
         return
     started = time.perf_counter()
     lang = language_of(update)
-    result = answer(library_of(context), question, context=follow_up)
+    # Answering embeds the question and ranks every passage: CPU work, kept off the event loop.
+    result = await asyncio.to_thread(answer, library_of(context), question, context=follow_up)
     token = new_token()
     sent = await message.reply_text(
         render_html(result, lang),
@@ -351,7 +353,9 @@ async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         store.write_later("a vote", store.store.save_feedback, record.id, query.from_user.id, vote)
         await query.answer(text("thanks", lang))
         return
-    result = answer(library_of(context), record.question, context=record.context, page=int(args[1]))
+    result = await asyncio.to_thread(
+        answer, library_of(context), record.question, context=record.context, page=int(args[1])
+    )
     if not result.answered:
         await query.answer(text("expired", lang))
         return
