@@ -120,9 +120,10 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 
     if args.base_url:
         settings = dataclasses.replace(settings, base_url=args.base_url)
-    library = load_library(args.corpus, settings)
     try:
         instance = lock_data_dir(settings.data_dir)
+        # After the lock: the library's vectors are kept in DATA_DIR too.
+        library = load_library(args.corpus, settings)
         application = build_application(settings, library)
     except StoreError as exc:
         return _fail(
