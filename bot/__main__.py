@@ -182,9 +182,8 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     if args.corpus:  # /reload and the corpus watcher read it again
         settings = dataclasses.replace(settings, corpus=args.corpus)
     try:
-        # The data directory first: loading the library writes the embedding cache into it, and
-        # a second instance or an unusable folder is better refused before minutes of embedding.
         instance = lock_data_dir(settings.data_dir)
+        # After the lock: the library's vectors are kept in DATA_DIR too.
         application = build_application(settings, load_library(None, settings))
     except StoreError as exc:
         return _fail(

@@ -200,6 +200,17 @@ def test_a_corrupt_cache_is_rebuilt_with_a_warning(
     assert third.embedded == []
 
 
+def test_a_cache_folder_that_cannot_be_written_costs_only_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("a file where the folder should be")
+    with caplog.at_level(logging.WARNING):
+        library = Library([FESTIVAL], embedder=BagOfWords(), cache=EmbeddingCache(blocked))
+    assert "cannot keep the embeddings" in caplog.text
+    assert answer(library, "harbour lights tickets").answered
+
+
 def test_cached_vectors_are_the_ones_computed(tmp_path: Path) -> None:
     texts = ["one text", "another text", "one text"]
     fresh = embed_passages(BagOfWords(), texts, EmbeddingCache(tmp_path))

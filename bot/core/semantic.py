@@ -205,11 +205,23 @@ class EmbeddingCache:
             self._dirty.add(model)
 
     def save(self) -> None:
-        """Write the models whose vectors changed since the last save."""
+        """Write the models whose vectors changed since the last save.
+
+        A folder that can't be written costs only the next start's time: the vectors stay in
+        memory, and a warning says why.
+        """
         for model in sorted(self._dirty):
             files = self._files(model)
-            if files is not None:
+            if files is None:
+                continue
+            try:
                 _write_pair(*files, self._vectors[model])
+            except OSError as exc:
+                log.warning(
+                    "cannot keep the embeddings in %s (%s): they are kept in memory",
+                    files[0].parent,
+                    exc,
+                )
         self._dirty.clear()
 
 

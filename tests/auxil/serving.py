@@ -36,6 +36,9 @@ class Bot:
             "DATA_DIR": str(data_dir),
             "CHANNELS": "@examplechannel",
             "NO_PROXY": "127.0.0.1",
+            # Lexical unless a test asks for the model: embedding the corpus in every test's
+            # fresh data directory would cost seconds each.
+            "SEMANTIC": "off",
             **(env or {}),
         }
         args = [
