@@ -330,14 +330,17 @@ class Library:
         if vector is None or self.passage_vectors is None or self.sentence_vectors is None:
             return Evidence(lexical, None, None, lexical)
         passage = (self.passage_vectors @ vector).astype(np.float64)
-        sentence = np.full(len(self.passages), -1.0)
         sentence_sims = (self.sentence_vectors @ vector).astype(np.float64)
-        np.maximum.at(sentence, self.sentence_passage, sentence_sims)
+        sentence = self._best_sentence(sentence_sims, empty=-1.0)
         dense = (passage + sentence) / 2
-        candidates = np.union1d(
-            [i for i, _ in top_k(lexical, FUSION_DEPTH)],
-            np.argsort(-dense, kind="stable")[:FUSION_DEPTH],
-        ).astype(np.int64)
+        closest = (
+            np.argpartition(-dense, FUSION_DEPTH)[:FUSION_DEPTH]
+            if dense.size > FUSION_DEPTH
+            else np.arange(dense.size)
+        )
+        candidates = np.union1d([i for i, _ in top_k(lexical, FUSION_DEPTH)], closest).astype(
+            np.int64
+        )
         fused = np.zeros(len(self.passages))
         if candidates.size:
             top = float(lexical[candidates].max())
@@ -401,10 +404,17 @@ class Library:
                 scores[row] += FORM_WEIGHT * best[0][1]
         return scores
 
-    def _best_sentence(self, sentence_values: FloatArray) -> FloatArray:
-        """Each passage's largest value of ``sentence_values`` (0 for a passage without one)."""
-        best = np.zeros(len(self.passages))
-        np.maximum.at(best, self.sentence_passage, sentence_values)
+    def _best_sentence(self, sentence_values: FloatArray, empty: float = 0.0) -> FloatArray:
+        """Each passage's largest value of ``sentence_values`` (``empty`` for one without any).
+
+        A passage's sentences are a run of the sentence index, so one ``reduceat`` over the runs'
+        starts takes every maximum at once.
+        """
+        best = np.full(len(self.passages), empty)
+        starts = self.sentence_first[:-1]
+        filled = starts < self.sentence_first[1:]
+        if filled.any():
+            best[filled] = np.maximum.reduceat(sentence_values, starts[filled])
         return best
 
     def _feedback_terms(self, scores: FloatArray, query: set[str]) -> dict[str, float]:
