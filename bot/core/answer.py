@@ -71,6 +71,8 @@ _NUMBER = re.compile(r"[\d.,]+")
 # With the semantic stage, "More" pages through the articles that rank this close to the best.
 MORE_SCORE_SHARE = 0.5
 _NUMBERS = re.compile(r"(?<![\w.,])\d+(?:[.,]\d+)*(?![\w])")
+# A press release's dateline: a place and a date before a dash, at the start of its first sentence.
+_DATELINE = re.compile(r"^[^\n—–]{0,60}?(?:\d{4}|\d{1,2}日)\s*(?:——|—|–|--)\s*")
 # A model code: letters, then digits, in one word ("S4", "KT-220", "Y7"), but not a half-year or
 # a quarter ("H1", "Q3").
 _CODES = re.compile(r"\b(?![HhQq]\d\b)[A-Za-z]+-?\d+[A-Za-z]?\b")
@@ -505,7 +507,11 @@ def _best_window(
     # Sums over sets go through fsum, which is exact whatever the (hash-seeded) order of the set:
     # windows that tie must tie in every run.
     single = [fsum(choose[t] for t in f) for f in chosen]
-    formed = [form is not None and form.shown_in(passage[s:e]) for s, e in spans]
+    # A dateline ("London, 15 April 2025 —") dates the announcement, not what a question asks.
+    formed = [
+        form is not None and form.shown_in(_DATELINE.sub("", passage[s:e], count=1))
+        for s, e in spans
+    ]
     form_share = ANSWER_FORM_SHARE if similarity is None else SEMANTIC_FORM_SHARE
     form_bonus = form_share * fsum(weights.values())
     meaning = [0.0] * len(spans)
