@@ -274,3 +274,15 @@ def test_the_answers_form_counts_when_the_title_has_every_question_word() -> Non
     form = answer_form("How many kettles are recalled?")
     runs = pick_sentences(text, {"kettl": 1.0, "recal": 1.0}, 600, "Kettle recall", form)
     assert "".join(r.text for r in runs) == "Around 25,750 kettles are involved."
+
+
+def test_a_dateline_is_not_the_date_a_question_asks_for() -> None:
+    passage = (
+        "Leeds, 3 March 2026 — The town pool will reopen after its roof repairs.\n\n"
+        "The town pool reopens on 4 May."
+    )
+    form = answer_form("When does the town pool reopen?")
+    snippet = "".join(
+        r.text for r in pick_sentences(passage, {"pool": 1.0, "reopen": 1.0}, 600, form=form)
+    )
+    assert snippet == "The town pool reopens on 4 May."

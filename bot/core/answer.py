@@ -1,10 +1,15 @@
 """Compose a reply: the sentences that answer a question, its terms in bold, and the source.
 
-The composer trusts BM25 to find the passage, then asks two more questions of it:
+The composer trusts the library's ranking (BM25 and, with the semantic stage, meaning) to find the
+article, then asks three more questions of it:
 
-- *Does it cover the question?* The share of the question's idf mass (the sum of its distinct terms'
-  idf) that the passage contains. Rare terms carry the meaning of a question, so a passage that
-  matches only "price" of "price of the Mars shuttle" covers little of it, whatever its raw score.
+- *Does it answer the question?* With the semantic stage, :class:`Answerability`: the question
+  must be close enough in meaning to one of the article's sentences, and name nothing the article
+  never mentions (a year, a month, a model code, a name no announcement has).
+  Without it, lexically, *does it cover the question?* The share of the question's idf mass (the
+  sum of its distinct terms' idf) that the passage contains. Rare terms carry the meaning of a
+  question, so a passage that matches only "price" of "price of the Mars shuttle" covers little
+  of it, whatever its raw score.
   A word no article contains counts ``UNKNOWN_TERM_WEIGHT`` times its idf, itself the highest of
   all: it names something the announcements never mention, which is what most off-topic questions
   bring, and two such words sink a question further than one. Weighing the word, rather than
@@ -18,7 +23,11 @@ The composer trusts BM25 to find the passage, then asks two more questions of it
   often the sentence after the one that repeats the question's words. Terms of the title, shared
   by every sentence, and CJK bigrams that straddle two words of the question do not count there.
   A question for a date, a count or a name also asks for a sentence in the form of its answer
-  (:mod:`bot.core.forms`).
+  (:mod:`bot.core.forms`). With the semantic stage the whole article is read, each sentence's
+  closeness in meaning to the question counts beside its terms, and a run may cross the short
+  paragraphs announcements are written in.
+- *Did a later announcement change it?* :func:`newest_first`: the newer one is quoted, and the
+  earlier one named with what it said.
 """
 
 from __future__ import annotations
@@ -71,6 +80,8 @@ _NUMBER = re.compile(r"[\d.,]+")
 # With the semantic stage, "More" pages through the articles that rank this close to the best.
 MORE_SCORE_SHARE = 0.5
 _NUMBERS = re.compile(r"(?<![\w.,])\d+(?:[.,]\d+)*(?![\w])")
+# A press release's dateline: a place and a date before a dash, at the start of its first sentence.
+_DATELINE = re.compile(r"^[^\n—–]{0,60}?(?:\d{4}|\d{1,2}日)\s*(?:——|—|–|--)\s*")
 # A model code: letters, then digits, in one word ("S4", "KT-220", "Y7"), but not a half-year or
 # a quarter ("H1", "Q3").
 _CODES = re.compile(r"\b(?![HhQq]\d\b)[A-Za-z]+-?\d+[A-Za-z]?\b")
@@ -177,6 +188,7 @@ def answer(
     choose = {
         t: w * (CONTEXT_TERM_WEIGHT if t in context_terms else 1.0) for t, w in weights.items()
     }
+    replaced = None
     if vector is None:
         answers_at = min_coverage * ANSWER_COVERAGE
         judged = [(h, coverage(library, h, weights)) for h in hits] if weights else []
@@ -190,8 +202,6 @@ def answer(
             return Answer(question, Status.NOT_COVERED, coverage=judged[0][1])
         # The best answers; "More" pages through the others that rank nearly as well.
         covering = [(h, c) for h, c in judged if h.score >= MORE_SCORE_SHARE * hits[0].score]
-    replaced = None
-    if vector is not None:
         covering, replaced = newest_first(library, evidence, covering, hits)
     page = min(max(page, 0), len(covering) - 1)
     hit, share = covering[page]
@@ -505,7 +515,11 @@ def _best_window(
     # Sums over sets go through fsum, which is exact whatever the (hash-seeded) order of the set:
     # windows that tie must tie in every run.
     single = [fsum(choose[t] for t in f) for f in chosen]
-    formed = [form is not None and form.shown_in(passage[s:e]) for s, e in spans]
+    # A dateline ("London, 15 April 2025 —") dates the announcement, not what a question asks.
+    formed = [
+        form is not None and form.shown_in(_DATELINE.sub("", passage[s:e], count=1))
+        for s, e in spans
+    ]
     form_share = ANSWER_FORM_SHARE if similarity is None else SEMANTIC_FORM_SHARE
     form_bonus = form_share * fsum(weights.values())
     meaning = [0.0] * len(spans)
