@@ -1,24 +1,32 @@
 """Compose a reply: the sentences that answer a question, its terms in bold, and the source.
 
-The composer trusts BM25 to find the passage, then asks two more questions of it:
+The composer trusts the library's ranking (BM25 and, with the semantic stage, meaning) to find the
+article, then asks three more questions of it:
 
-- *Does it cover the question?* The share of the question's idf mass (the sum of its distinct terms'
-  idf) that the passage contains. Rare terms carry the meaning of a question, so a passage that
-  matches only "price" of "price of the Mars shuttle" covers little of it, whatever its raw score.
-  A word no article contains counts ``UNKNOWN_TERM_WEIGHT`` times its idf, itself the highest of
-  all: it names something the announcements never mention, which is what most off-topic questions
-  bring, and two such words sink a question further than one. Weighing the word, rather than
-  raising the bar for any question that has one, lets a long question with one unfamiliar word be
-  judged by its other words, while a short one still falls. A passage that has a word one typing
-  slip away from it ("tackels", "counil") finds it, at its own idf: the question misspelt that word.
-  Of the passages that cover the question, the best ranked is quoted.
+- *Does it answer the question?* With the semantic stage, :class:`Answerability`: the question
+  must be close enough in meaning to one of the article's sentences, and name nothing the article
+  never mentions (a year, a month, a model code, a name no announcement has).
+  Without it, lexically, *does it cover the question?* The share of the question's idf mass (the sum
+  of its distinct terms' idf) that the passage contains. Rare terms carry the meaning of a question,
+  so a passage that matches only "price" of "price of the Mars shuttle" covers little of it,
+  whatever its raw score. A word no article contains counts ``UNKNOWN_TERM_WEIGHT`` times its idf,
+  itself the highest of all: it names something the announcements never mention, which is what most
+  off-topic questions bring, and two such words sink a question further than one. Weighing the word,
+  rather than raising the bar for any question that has one, lets a long question with one
+  unfamiliar word be judged by its other words, while a short one still falls. A passage that has a
+  word one typing slip away from it ("tackels", "counil") finds it, at its own idf: the question
+  misspelt that word. Of the passages that cover the question, the best ranked is quoted.
 - *Which sentences say it?* Every run of one to three consecutive sentences of the passage and its
   surroundings that fits about 600 characters is a candidate; the one with the largest idf mass of
   distinct question terms is shown, using the budget to show the answer's context: the answer is
   often the sentence after the one that repeats the question's words. Terms of the title, shared
   by every sentence, and CJK bigrams that straddle two words of the question do not count there.
   A question for a date, a count or a name also asks for a sentence in the form of its answer
-  (:mod:`bot.core.forms`).
+  (:mod:`bot.core.forms`). With the semantic stage the whole article is read, each sentence's
+  closeness in meaning to the question counts beside its terms, and a run may cross the short
+  paragraphs announcements are written in.
+- *Did a later announcement change it?* :func:`newest_first`: the newer one is quoted, and the
+  earlier one named with what it said.
 """
 
 from __future__ import annotations
@@ -179,6 +187,7 @@ def answer(
     choose = {
         t: w * (CONTEXT_TERM_WEIGHT if t in context_terms else 1.0) for t, w in weights.items()
     }
+    replaced = None
     if vector is None:
         answers_at = min_coverage * ANSWER_COVERAGE
         judged = [(h, coverage(library, h, weights)) for h in hits] if weights else []
@@ -192,8 +201,6 @@ def answer(
             return Answer(question, Status.NOT_COVERED, coverage=judged[0][1])
         # The best answers; "More" pages through the others that rank nearly as well.
         covering = [(h, c) for h, c in judged if h.score >= MORE_SCORE_SHARE * hits[0].score]
-    replaced = None
-    if vector is not None:
         covering, replaced = newest_first(library, evidence, covering, hits)
     page = min(max(page, 0), len(covering) - 1)
     hit, share = covering[page]
