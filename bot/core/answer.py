@@ -6,17 +6,16 @@ article, then asks three more questions of it:
 - *Does it answer the question?* With the semantic stage, :class:`Answerability`: the question
   must be close enough in meaning to one of the article's sentences, and name nothing the article
   never mentions (a year, a month, a model code, a name no announcement has).
-  Without it, lexically, *does it cover the question?* The share of the question's idf mass (the
-  sum of its distinct terms' idf) that the passage contains. Rare terms carry the meaning of a
-  question, so a passage that matches only "price" of "price of the Mars shuttle" covers little
-  of it, whatever its raw score.
-  A word no article contains counts ``UNKNOWN_TERM_WEIGHT`` times its idf, itself the highest of
-  all: it names something the announcements never mention, which is what most off-topic questions
-  bring, and two such words sink a question further than one. Weighing the word, rather than
-  raising the bar for any question that has one, lets a long question with one unfamiliar word be
-  judged by its other words, while a short one still falls. A passage that has a word one typing
-  slip away from it ("tackels", "counil") finds it, at its own idf: the question misspelt that word.
-  Of the passages that cover the question, the best ranked is quoted.
+  Without it, lexically, *does it cover the question?* The share of the question's idf mass (the sum
+  of its distinct terms' idf) that the passage contains. Rare terms carry the meaning of a question,
+  so a passage that matches only "price" of "price of the Mars shuttle" covers little of it,
+  whatever its raw score. A word no article contains counts ``UNKNOWN_TERM_WEIGHT`` times its idf,
+  itself the highest of all: it names something the announcements never mention, which is what most
+  off-topic questions bring, and two such words sink a question further than one. Weighing the word,
+  rather than raising the bar for any question that has one, lets a long question with one
+  unfamiliar word be judged by its other words, while a short one still falls. A passage that has a
+  word one typing slip away from it ("tackels", "counil") finds it, at its own idf: the question
+  misspelt that word. Of the passages that cover the question, the best ranked is quoted.
 - *Which sentences say it?* Every run of one to three consecutive sentences of the passage and its
   surroundings that fits about 600 characters is a candidate; the one with the largest idf mass of
   distinct question terms is shown, using the budget to show the answer's context: the answer is
