@@ -1,11 +1,11 @@
-"""Changing the library while the bot runs: admins, feeds and the corpus folder all go through here.
+"""Changing the library while the bot runs: channel posts, admins, feeds and the corpus folder
+all go through here.
 
-A change builds a new :class:`Library` off the event loop (``Library.replace`` indexes the
-articles, which takes CPU time) and then swaps it into ``bot_data`` in one step, so a question is
-always answered from a whole library, the old or the new. Changes made here are serialised by a
-lock; a channel post may still swap the library meanwhile (it does so on the loop, without the
-lock), so a change whose starting library was swapped under it is built again from the new one
-rather than dropping the post.
+A change builds a new :class:`Library` off the event loop (``Library.replace`` indexes and embeds
+the articles, which takes CPU time) and then swaps it into ``bot_data`` in one step, so a question
+is always answered from a whole library, the old or the new. Changes are serialised by a lock; a
+change whose starting library was swapped under it anyway (by code that sets ``bot_data``
+directly, as tests do) is built again from the new one rather than dropping what that added.
 """
 
 from __future__ import annotations

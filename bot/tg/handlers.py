@@ -44,6 +44,7 @@ log = logging.getLogger(__name__)
 LIBRARY = "library"
 STORE = "store"
 CHANNELS = "channels"
+PENDING_POSTS = "pending_posts"  # channel posts being indexed (see posts_indexed)
 THROTTLE = "throttle"  # a bot.logs.Throttle for the error handler's log lines
 CONFLICT_REPORTED = "conflict_reported"
 
@@ -98,6 +99,7 @@ async def reply_answer(
     started = time.perf_counter()
     lang = language_of(update)
     # Answering embeds the question and ranks every passage: CPU work, kept off the event loop.
+    await posts_indexed(context)
     result = await asyncio.to_thread(answer, library_of(context), question, context=follow_up)
     token = new_token()
     sent = await message.reply_text(
@@ -399,8 +401,28 @@ async def channel_update(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     store.write_later(
         f"channel post {article.id}", store.store.save_article, article, origin=origin
     )
+    # Indexing (and embedding) the post is CPU work: off the event loop, one change at a time.
+    # Imported here: the module of library changes builds on this one's bot_data keys.
+    from bot.tg.changes import change_library
+
+    indexing = asyncio.ensure_future(change_library(context.bot_data, added=[article]))
+    pending: set[asyncio.Future[Library]] = context.bot_data.setdefault(PENDING_POSTS, set())
+    pending.add(indexing)
+    indexing.add_done_callback(pending.discard)
+    await indexing
     log.info("indexed channel post %s: %s", article.id, article.title)
-    context.bot_data[LIBRARY] = library_of(context).replace(added=[article])
+
+
+async def posts_indexed(context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Wait for the channel posts that arrived before a question to be searchable.
+
+    Updates of different chats are handled at once, so a question may start while a post sent
+    just before it is still being indexed off the event loop; a post is one article, indexed in
+    milliseconds (a fraction of a second with its embeddings), and the question must see it.
+    """
+    pending: set[asyncio.Future[Library]] = context.bot_data.get(PENDING_POSTS, set())
+    if pending:
+        await asyncio.wait(set(pending))
 
 
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
