@@ -14,7 +14,7 @@ from bot.core.corpus import Article
 from bot.core.library import Library
 from bot.tg import inline
 from bot.tg.app import App
-from bot.tg.handlers import LIBRARY
+from bot.tg.keys import LIBRARY
 from tests.auxil.bot_api import JSONDict, RecordingRequest, make_inline_query_update
 from tests.conftest import feed
 

@@ -28,7 +28,7 @@ from bot.core.library import Library
 from bot.core.phrases import COMMANDS
 from bot.logs import Throttle
 from bot.store import AsyncStore, Store
-from bot.tg import admin, handlers, inline, jobs
+from bot.tg import admin, handlers, inline, jobs, keys
 from bot.tg.channels import ChannelList, StoringBot
 from bot.tg.metrics import METRICS, MeteredRequest, Metrics, serve_ops, stop_ops
 from bot.tg.retry import RATE_LIMIT_RETRIES, RETRY_DELAYS, RetryingRequest
@@ -109,11 +109,11 @@ def build_application(
         .post_shutdown(_post_shutdown)
         .build()
     )
-    application.bot_data[handlers.LIBRARY] = library.replace(added=store.articles())
-    application.bot_data[handlers.STORE] = stores
-    application.bot_data[handlers.CHANNELS] = channels
+    application.bot_data[keys.LIBRARY] = library.replace(added=store.articles())
+    application.bot_data[keys.STORE] = stores
+    application.bot_data[keys.CHANNELS] = channels
     application.bot_data[METRICS] = metrics
-    metrics.library = lambda: application.bot_data.get(handlers.LIBRARY)
+    metrics.library = lambda: application.bot_data.get(keys.LIBRARY)
     application.bot_data[handlers.THROTTLE] = Throttle()
     # The admins' first: a document captioned /add is a command, not a captioned question.
     admin.add_handlers(application, settings)
@@ -162,12 +162,12 @@ async def _post_init(application: App) -> None:
             settings.metrics_port,
         )
         log.info("serving /healthz and /metrics on %s:%d", settings.listen, port)
-    library: Library = application.bot_data[handlers.LIBRARY]
+    library: Library = application.bot_data[keys.LIBRARY]
     log.info("serving %d announcements in %d passages", len(library), len(library.passages))
 
 
 async def _post_shutdown(application: App) -> None:
     """Stop the /healthz and /metrics server, finish the queued writes and close the store."""
     await stop_ops(application.bot_data)
-    store: AsyncStore = application.bot_data[handlers.STORE]
+    store: AsyncStore = application.bot_data[keys.STORE]
     await asyncio.to_thread(store.close)

@@ -19,7 +19,7 @@ from typing import Any
 from bot.core.corpus import Article
 from bot.core.library import Library
 from bot.store import AsyncStore
-from bot.tg.handlers import LIBRARY, STORE
+from bot.tg.keys import LIBRARY, STORE
 
 _LOCK = "library_lock"
 

@@ -35,16 +35,14 @@ from bot.core.phrases import Language, pick_language, text
 from bot.logs import Throttle
 from bot.store import AsyncStore, StoreError, new_token
 from bot.tg import metrics
+from bot.tg.changes import change_library
 from bot.tg.channels import ChannelList, listed_post
+from bot.tg.keys import CHANNELS, LIBRARY, PENDING_POSTS, STORE
 from bot.tg.retry import MaybeDelivered
 
 log = logging.getLogger(__name__)
 
 # bot_data keys, set up in app.build_application.
-LIBRARY = "library"
-STORE = "store"
-CHANNELS = "channels"
-PENDING_POSTS = "pending_posts"  # channel posts being indexed (see posts_indexed)
 THROTTLE = "throttle"  # a bot.logs.Throttle for the error handler's log lines
 CONFLICT_REPORTED = "conflict_reported"
 
@@ -402,9 +400,6 @@ async def channel_update(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
         f"channel post {article.id}", store.store.save_article, article, origin=origin
     )
     # Indexing (and embedding) the post is CPU work: off the event loop, one change at a time.
-    # Imported here: the module of library changes builds on this one's bot_data keys.
-    from bot.tg.changes import change_library
-
     indexing = asyncio.ensure_future(change_library(context.bot_data, added=[article]))
     pending: set[asyncio.Future[Library]] = context.bot_data.setdefault(PENDING_POSTS, set())
     pending.add(indexing)

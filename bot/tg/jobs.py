@@ -18,7 +18,7 @@ from bot.core.corpus import Article
 from bot.feeds import FeedReader
 from bot.store import AsyncStore, Store
 from bot.tg.changes import Change, change_library, sync_corpus
-from bot.tg.handlers import STORE
+from bot.tg.keys import STORE
 from bot.tg.metrics import METRICS, Metrics
 from bot.watch import CorpusWatcher
 
