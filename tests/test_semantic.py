@@ -233,6 +233,15 @@ def test_the_semantic_stage_finds_what_bm25_cannot() -> None:
     assert semantic.search(question)[0].article.id == "pool"
 
 
+def test_a_question_is_embedded_once_for_ranking_and_answering() -> None:
+    embedder = BagOfWords()
+    library = Library([FESTIVAL, FESTIVAL_MOVED], embedder=embedder)
+    library.search("harbour lights tickets")
+    answer(library, "harbour lights tickets")
+    answer(library, "harbour lights tickets", page=1)  # "More"
+    assert embedder.asked == ["harbour lights tickets"]
+
+
 def test_semantic_off_builds_a_lexical_library() -> None:
     settings = Settings.load({"SEMANTIC": "off"})
     assert settings.semantic is False

