@@ -71,7 +71,8 @@ import os
 import shutil
 import tempfile
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import chain
 from pathlib import Path
@@ -344,10 +345,7 @@ class BM25Index:
 
     def save(self, directory: str | os.PathLike[str]) -> None:
         """Write the index to ``directory`` (replaced if it exists), atomically."""
-        target = Path(directory)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-        try:
+        with _staged(Path(directory)) as staging:
             files: dict[str, dict[str, Any]] = {}
             for name in _ARRAYS:
                 files[name] = _write_array(staging / f"{name}.npy", getattr(self, name))
@@ -371,10 +369,6 @@ class BM25Index:
             }
             # The manifest is written last: a directory without one was never finished.
             _write_bytes(staging / "manifest.json", json.dumps(manifest, indent=2).encode())
-            _replace_directory(staging, target)
-        except BaseException:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise
 
     @classmethod
     def load(
@@ -387,21 +381,14 @@ class BM25Index:
         Sizes, dtypes and shapes are always checked. Raises :class:`IndexFormatError`.
         """
         source = Path(directory)
-        manifest = _read_manifest(source / "manifest.json")
+        manifest = _read_manifest(
+            source / "manifest.json", FORMAT_NAME, FORMAT_VERSION, {*_ARRAYS, "vocabulary"}
+        )
         files: dict[str, dict[str, Any]] = manifest["files"]
-        arrays: dict[str, Any] = {}
-        for name, dtype in _ARRAYS.items():
-            path = _checked_file(source, name, files, verify)
-            try:
-                array = np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
-            except ValueError as exc:
-                raise IndexFormatError(f"{path}: not a readable array ({exc})") from exc
-            if str(array.dtype) != dtype or list(array.shape) != files[name]["shape"]:
-                raise IndexFormatError(
-                    f"{path}: {array.dtype}{list(array.shape)}, the manifest says"
-                    f" {dtype}{files[name]['shape']}"
-                )
-            arrays[name] = array
+        arrays = {
+            name: _load_array(source, name, dtype, files, verify=verify, mmap=mmap)
+            for name, dtype in _ARRAYS.items()
+        }
         vocabulary_path = _checked_file(source, "vocabulary", files, verify)
         try:
             terms = json.loads(vocabulary_path.read_bytes())
@@ -679,6 +666,20 @@ def _write_bytes(path: Path, data: bytes) -> dict[str, Any]:
     return {"file": path.name, **record}
 
 
+@contextmanager
+def _staged(target: Path) -> Iterator[Path]:
+    """A temporary sibling of ``target`` to write in, renamed to ``target`` when the block ends
+    well (so a reader never sees half of it) and removed when it fails."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    try:
+        yield staging
+        _replace_directory(staging, target)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
 def _replace_directory(staging: Path, target: Path) -> None:
     """Move ``staging`` to ``target``; an existing ``target`` is set aside, then removed."""
     aside = None
@@ -695,23 +696,51 @@ def _replace_directory(staging: Path, target: Path) -> None:
         shutil.rmtree(aside, ignore_errors=True)
 
 
-def _read_manifest(path: Path) -> dict[str, Any]:
+def _read_manifest(
+    path: Path, name: str, version: int, files: set[str], optional: frozenset[str] = frozenset()
+) -> dict[str, Any]:
+    """The manifest at ``path`` if it is of format ``name`` and ``version`` and lists ``files``
+    (and maybe some of ``optional``); else :class:`IndexFormatError`. Shared with
+    :mod:`bot.core.saved`."""
     try:
         manifest = json.loads(path.read_bytes())
     except FileNotFoundError as exc:
         raise IndexFormatError(f"{path} is missing: no saved index there") from exc
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise IndexFormatError(f"{path}: unreadable manifest ({exc})") from exc
-    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT_NAME:
-        raise IndexFormatError(f"{path}: not a manifest of a saved BM25 index")
-    if manifest.get("version") != FORMAT_VERSION:
+    if not isinstance(manifest, dict) or manifest.get("format") != name:
+        raise IndexFormatError(f"{path}: not a manifest of a saved {name}")
+    if manifest.get("version") != version:
         raise IndexFormatError(
-            f"{path}: format version {manifest.get('version')!r}, this program reads"
-            f" {FORMAT_VERSION}"
+            f"{path}: format version {manifest.get('version')!r}, this program reads {version}"
         )
-    if set(manifest.get("files", {})) != {*_ARRAYS, "vocabulary"}:
-        raise IndexFormatError(f"{path}: the manifest does not list the index's files")
+    listed = manifest.get("files")
+    if not isinstance(listed, dict) or set(listed) - optional != files:
+        raise IndexFormatError(f"{path}: the manifest does not list the saved files")
     return manifest
+
+
+def _load_array(
+    source: Path,
+    name: str,
+    dtype: str,
+    files: dict[str, dict[str, Any]],
+    *,
+    verify: bool,
+    mmap: bool = True,
+) -> npt.NDArray[Any]:
+    """The array ``name`` of a saved directory, checked against its manifest record."""
+    path = _checked_file(source, name, files, verify)
+    try:
+        array: npt.NDArray[Any] = np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
+    except ValueError as exc:
+        raise IndexFormatError(f"{path}: not a readable array ({exc})") from exc
+    if str(array.dtype) != dtype or list(array.shape) != files[name]["shape"]:
+        raise IndexFormatError(
+            f"{path}: {array.dtype}{list(array.shape)}, the manifest says"
+            f" {dtype}{files[name]['shape']}"
+        )
+    return array
 
 
 def _checked_file(source: Path, name: str, files: dict[str, dict[str, Any]], verify: bool) -> Path:

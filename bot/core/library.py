@@ -37,9 +37,10 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
+from typing import TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -48,7 +49,14 @@ from bot.core.analysis import is_cjk, sentence_spans, tokenize
 from bot.core.corpus import DEFAULT_PASSAGE_CHARS, Article, Passage, split_corpus
 from bot.core.forms import Form, answer_form
 from bot.core.index import BM25Index, FloatArray, Variant, top_k
-from bot.core.semantic import Embedder, EmbeddingCache, Vectors, embed_passages
+from bot.core.semantic import (
+    PROGRESS_FROM,
+    Embedder,
+    EmbeddingCache,
+    Progress,
+    Vectors,
+    embed_passages,
+)
 
 ARTICLE_WEIGHT = 0.9  # share of the article's score in a passage's score
 TITLE_WEIGHT = 5  # times a title's terms count in the article index
@@ -70,6 +78,10 @@ FORM_WEIGHT = 0.2  # its bonus, as a share of the best passage's score
 LEXICAL_SHARE = 0.2
 FUSION_DEPTH = 100
 QUERY_MEMORY = 256  # questions whose vectors are remembered (see Library.encode_query)
+# A progress bar of building moves every this many items: often enough to be seen moving, seldom
+# enough that drawing it costs nothing next to tokenizing.
+PROGRESS_STEP = 1024
+T = TypeVar("T")
 
 
 Similarity = Callable[[str, Sequence[str]], list[float]]
@@ -167,15 +179,26 @@ class LibraryParts:
         config: LibraryConfig,
         embedder: Embedder | None = None,
         cache: EmbeddingCache | None = None,
+        *,
+        progress: bool = False,
     ) -> LibraryParts:
-        """Split, tokenize, index and (with an ``embedder``) embed ``articles``."""
+        """Split, tokenize, index and (with an ``embedder``) embed ``articles``.
+
+        ``progress`` shows a progress bar of each stage (:class:`bot.core.semantic.Progress`).
+        """
         articles = tuple(articles)
         k1, b, variant = config.k1, config.b, config.variant
         passages = split_corpus(articles, config.passage_chars)
         title_terms = {a.id: tokenize(a.title) for a in articles}
-        passage_terms = [title_terms[p.article.id] + tokenize(p.text) for p in passages]
+        passage_terms = [
+            title_terms[p.article.id] + tokenize(p.text)
+            for p in _shown(passages, "tokenizing passages", progress)
+        ]
         # Each article's terms, title included once: what feedback reads as its language.
-        article_terms = [Counter(title_terms[a.id] + tokenize(a.text)) for a in articles]
+        article_terms = [
+            Counter(title_terms[a.id] + tokenize(a.text))
+            for a in _shown(articles, "tokenizing articles", progress)
+        ]
         article_index = BM25Index.build(
             [
                 title_terms[a.id] * (config.title_weight - 1) + list(counts.elements())
@@ -199,7 +222,7 @@ class LibraryParts:
         ]
         sentence_terms = [
             title_terms[passages[row].article.id] + tokenize(passages[row].text[start:end])
-            for row, start, end in spans
+            for row, start, end in _shown(spans, "tokenizing sentences", progress)
         ]
         sentence_passage = np.fromiter(
             (row for row, _, _ in spans), dtype=np.int64, count=len(spans)
@@ -235,7 +258,10 @@ class LibraryParts:
             index=BM25Index.build(passage_terms, k1=k1, b=b, variant=variant),
             article_index=article_index,
             pair_index=BM25Index.build(
-                [term_pairs(tokenize(p.text)) for p in passages], k1=k1, b=b, variant=variant
+                [term_pairs(tokenize(p.text)) for p in _shown(passages, "pairing terms", progress)],
+                k1=k1,
+                b=b,
+                variant=variant,
             ),
             sentence_index=BM25Index.build(sentence_terms, k1=k1, b=b, variant=variant),
             article_of=article_of,
@@ -582,6 +608,15 @@ class Library:
                 if len(hits) == k:
                     break
         return hits
+
+
+def _shown(items: Sequence[T], label: str, show: bool) -> Iterator[T]:
+    """``items`` one by one, with a progress bar of them when ``show`` (and they are many)."""
+    bar = Progress(len(items), label) if show and len(items) >= PROGRESS_FROM else None
+    for done, item in enumerate(items, 1):
+        yield item
+        if bar is not None and (done % PROGRESS_STEP == 0 or done == len(items)):
+            bar.advance(done - bar.done)
 
 
 def _min_max(values: FloatArray) -> FloatArray:

@@ -68,9 +68,10 @@ def build_application(
 ) -> App:
     """Build the bot's ``Application``.
 
-    Announcements kept in the store (channel posts) join ``library``. Tests pass ``request`` to
-    keep the bot off the network; the store defaults to the one in ``settings.data_dir``. Calls
-    are retried as :mod:`bot.tg.retry` explains, waiting ``retry_delays`` between attempts.
+    Announcements kept in the store (channel posts) join ``library`` unless it has them already.
+    Tests pass ``request`` to keep the bot off the network; the store defaults to the one in
+    ``settings.data_dir``. Calls are retried as :mod:`bot.tg.retry` explains, waiting
+    ``retry_delays`` between attempts.
     """
     if not settings.token:
         raise ValueError("a bot token is required")
@@ -109,7 +110,11 @@ def build_application(
         .post_shutdown(_post_shutdown)
         .build()
     )
-    application.bot_data[keys.LIBRARY] = library.replace(added=store.articles())
+    # Stored announcements the library lacks join it; `serve` builds them in already, so it never
+    # builds twice (a replace indexes every article again).
+    current = {a.id: a for a in library.articles}
+    missing = [a for a in store.articles() if current.get(a.id) != a]
+    application.bot_data[keys.LIBRARY] = library.replace(added=missing) if missing else library
     application.bot_data[keys.STORE] = stores
     application.bot_data[keys.CHANNELS] = channels
     application.bot_data[METRICS] = metrics
