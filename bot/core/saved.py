@@ -74,6 +74,7 @@ from bot.core.index import (
 )
 from bot.core.index import _read_manifest as _read_index_manifest
 from bot.core.library import LibraryConfig, LibraryParts
+from bot.core.semantic import file_sha256
 
 FORMAT_NAME = "announcements-bot library"
 FORMAT_VERSION = 1
@@ -218,18 +219,17 @@ def _load_parts(directory: Path, verify: bool) -> tuple[LibraryParts, list[str]]
     vectors = [name for name in VECTORS if name in files]
     if vectors and len(vectors) != len(VECTORS):
         raise SavedLibraryError(f"{directory}: only some of the vectors are there")
-    with ThreadPoolExecutor(HASHING_THREADS) as pool:
-        loading = {
-            name: pool.submit(BM25Index.load, directory / name, verify=verify) for name in INDEXES
-        }
-        mapped = {
-            name: pool.submit(_load_array, directory, name, dtype, files, verify=verify)
-            for name, dtype in {**ARRAYS, **dict.fromkeys(vectors, "float32")}.items()
-        }
-        table = pool.submit(_load_table, directory, files, verify)
-        indexes = {name: future.result() for name, future in loading.items()}
-        arrays = {name: future.result() for name, future in mapped.items()}
-        articles = _articles(directory, table.result(), arrays)
+    # Mapped one after the other: numpy reads an array's header with ast.literal_eval, which
+    # Python 3.11 can't run in two threads at once (a SystemError). The hashing is threaded.
+    indexes = {name: BM25Index.load(directory / name, verify=False) for name in INDEXES}
+    arrays = {
+        name: _load_array(directory, name, dtype, files, verify=False)
+        for name, dtype in {**ARRAYS, **dict.fromkeys(vectors, "float32")}.items()
+    }
+    table = _load_table(directory, files)
+    if verify:
+        _verify(directory, files)
+    articles = _articles(directory, table, arrays)
     counts = manifest["counts"]
     passages = arrays["passage_article"].shape[0]
     sentences = arrays["sentence_passage"].shape[0]
@@ -424,12 +424,31 @@ def _read_manifest(directory: Path) -> dict[str, Any]:
 _MANIFEST_FIELDS = {"key": dict, "counts": dict, "problems": list}
 
 
-def _load_table(directory: Path, files: dict[str, dict[str, Any]], verify: bool) -> Any:
-    path = _checked_file(directory, "articles", files, verify)
+def _load_table(directory: Path, files: dict[str, dict[str, Any]]) -> Any:
+    path = _checked_file(directory, "articles", files, False)
     try:
         return json.loads(path.read_bytes().decode(errors=_TEXT_ERRORS))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise SavedLibraryError(f"{path}: not the articles' JSON ({exc})") from exc
+
+
+def _verify(directory: Path, files: dict[str, dict[str, Any]]) -> None:
+    """Check every file's SHA-256, the indexes' too (their manifests were read by loading them),
+    in threads: hashlib lets go of the GIL, so the cores hash files side by side."""
+    expected = {directory / str(record["file"]): record["sha256"] for record in files.values()}
+    for name in INDEXES:
+        listed = json.loads((directory / name / "manifest.json").read_bytes())["files"]
+        expected.update(
+            {directory / name / str(record["file"]): record["sha256"] for record in listed.values()}
+        )
+    with ThreadPoolExecutor(HASHING_THREADS) as pool:
+        for (path, digest), found in zip(
+            expected.items(), pool.map(file_sha256, expected), strict=True
+        ):
+            if found != digest:
+                raise SavedLibraryError(
+                    f"{path}: its SHA-256 differs from the manifest's (altered)"
+                )
 
 
 def _articles(
