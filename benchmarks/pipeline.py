@@ -127,11 +127,18 @@ def worker(stage: str, corpus: Path, data: Path, questions: list[str]) -> dict[s
         from bot.store import Store
         from bot.tg.app import build_application
 
+        imported = time.perf_counter()
         settings = dataclasses.replace(_settings(corpus, data), token="1:benchmark")
         store = Store.open(data)
         library = load_library(None, settings, stored=store.articles())
         build_application(settings, library, store=store)
-        return {"ready_s": time.perf_counter() - started, "peak_mb": peak_mb()}
+        ready = time.perf_counter()
+        return {
+            "import_s": imported - started,
+            "library_s": ready - imported,
+            "ready_s": ready - started,
+            "peak_mb": peak_mb(),
+        }
     from bot.core.answer import answer
     from bot.core.corpus import load_corpus
     from bot.core.library import LibraryConfig, LibraryParts
@@ -226,6 +233,64 @@ def median_of(runs: list[dict[str, Any]]) -> dict[str, Any]:
     return {name: statistics.median(run[name] for run in runs) for name in runs[0]}
 
 
+# The plot's panels: (stage, figure, label) lines, and each panel's axis label.
+PANELS = (
+    (
+        "seconds",
+        (
+            ("build", "derive_s", "build (derive)"),
+            ("build", "save_s", "save"),
+            ("load", "load_s", "load (mapped, hashed)"),
+            ("serve", "ready_s", "serve: start to ready"),
+            ("ask", "wall_s", "ask: process wall"),
+            ("post", "visible_s", "one post visible (Library.replace)"),
+        ),
+    ),
+    (
+        "question ms (lexical)",
+        (("load", "p50_ms", "p50"), ("load", "p99_ms", "p99")),
+    ),
+    (
+        "memory MB",
+        (
+            ("build", "peak_mb", "build peak"),
+            ("load", "rss_steady_mb", "loaded, after the questions (RSS)"),
+            ("serve", "peak_mb", "serve start peak"),
+            ("post", "peak_mb", "post peak"),
+        ),
+    ),
+)
+
+
+def plot(results: dict[str, Any], path: Path) -> None:
+    """Log-log panels of the figures against the passages, one line per figure."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    scales = sorted(results["results"].items(), key=lambda item: int(item[0]))
+    fig, axes = plt.subplots(1, len(PANELS), figsize=(15, 4.5))
+    for axis, (label, lines) in zip(axes, PANELS, strict=True):
+        for stage, figure, name in lines:
+            points = [
+                (run["build"]["passages"], run[stage][figure])
+                for _, run in scales
+                if stage in run and figure in run[stage] and "build" in run
+            ]
+            if points:
+                axis.plot(*zip(*points, strict=True), marker="o", label=name)
+        axis.set_xscale("log")
+        axis.set_yscale("log")
+        axis.set_xlabel("passages")
+        axis.set_ylabel(label)
+        axis.grid(True, which="both", alpha=0.3)
+        axis.legend(fontsize=7)
+    fig.suptitle("SQuAD's corpus replicated, lexical: build, load, start, questions, memory")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scales", default="1,5,50", help="copies of the corpus (default 1,5,50)")
@@ -235,6 +300,7 @@ def main() -> int:
     parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "eval" / "squad")
     parser.add_argument("--scratch", type=Path, default=Path("/tmp/announcements-bot-pipeline"))
     parser.add_argument("--json", type=Path, default=DOCS / "pipeline.json")
+    parser.add_argument("--plot", type=Path, help="draw the JSON's figures here (matplotlib)")
     sub = parser.add_subparsers(dest="command")
     work = sub.add_parser("worker")
     work.add_argument("stage", choices=STAGES)
@@ -248,7 +314,7 @@ def main() -> int:
     if args.command == "worker":
         print(json.dumps(worker(args.stage, args.corpus, args.dir, questions)))
         return 0
-    stages = args.stages.split(",")
+    stages = [stage for stage in args.stages.split(",") if stage]
     results = json.loads(args.json.read_text()) if args.json.exists() else {"results": {}}
     results["machine"] = {
         "cpus": os.cpu_count(),
@@ -266,6 +332,8 @@ def main() -> int:
             figures[stage] = median_of(runs)
             print(f"x{scale} {stage}: {json.dumps(figures[stage])}", flush=True)
             args.json.write_text(json.dumps(results, indent=2) + "\n")
+    if args.plot:
+        plot(results, args.plot)
     return 0
 
 
