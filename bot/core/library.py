@@ -157,7 +157,7 @@ class LibraryParts:
     sentence-index order.
     """
 
-    articles: tuple[Article, ...]
+    articles: Sequence[Article]
     passages: Sequence[Passage]
     passage_terms: Sequence[list[str]]
     article_terms: Sequence[Counter[str]]

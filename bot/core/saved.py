@@ -14,12 +14,14 @@ code (:func:`code_digest`: a new tokenizer makes other terms).
   (:class:`SavedKey`: ``config``, ``model``, ``code`` and ``sources``, each source a name and its
   content's SHA-256); ``counts`` (articles, passages, sentences); ``problems``, the corpus files
   that could not be read (reported again at every start, as a build would); ``files``, each
-  file's name, dtype, shape, byte size and SHA-256 (the four index directories have manifests of
-  their own, :mod:`bot.core.index`);
-- ``articles.json``: the articles' short fields as columns: ``ids``, ``titles``, ``dates`` (ISO
-  8601 or null), ``urls``, ``langs``, ``tags``;
-- ``article_text.npy`` (uint8): every article's text, UTF-8, one after the other;
-  ``article_text_ends.npy`` (int64): where each text ends, in characters;
+  file's name, dtype, shape, byte size, SHA-256 and CRC-32 (the four index directories have
+  manifests of their own, :mod:`bot.core.index`, with the same records);
+- ``article_fields.npy`` (uint8): each article's fields but its text, one after the other, each
+  a JSON list ``[id, title, date (ISO 8601 or null), url, lang, tags]`` in ASCII;
+  ``article_field_ends.npy`` (int64): the byte where each one ends;
+- ``article_text.npy`` (uint8): every article's text, UTF-8 (a lone surrogate kept as
+  ``surrogatepass`` writes it), one after the other; ``article_text_ends.npy`` (int64): the byte
+  where each text ends;
 - ``passage_article.npy`` (int64, the passage's article), ``passage_position.npy`` (int32),
   ``passage_start.npy`` and ``passage_end.npy`` (int64, the span in the article's text);
 - ``sentence_passage.npy`` (int64): each sentence's passage;
@@ -36,12 +38,13 @@ directory is written beside its place under a temporary name and renamed into it
 finds the old library or the new one, never half of one.
 
 **Loading** maps the arrays (pages are read as questions touch them) and builds no Python object
-per passage: ``passages``, ``passage_terms`` and ``article_terms`` are sequences that make an item
-when it is asked for (a passage's terms are its text tokenized again, which costs microseconds
-for the few passages an answer reads). Only the articles are made whole, since the bot lists and
-compares them. Every file's size, dtype and shape and its SHA-256 are checked (the hashing, in
-threads, is most of a load's time: it reads every byte once); a file that is missing, truncated
-or altered raises :class:`SavedLibraryError`, and the caller rebuilds.
+per article or passage: ``articles``, ``passages``, ``passage_terms`` and ``article_terms`` are
+sequences that make an item when it is asked for, from the mapped arrays (a passage's terms are
+its text tokenized again: microseconds, for the few passages an answer reads). Making every
+article at load took more than the rest of a load together at 100k articles (2.3 of 2.9 s).
+Every file's size, dtype and shape, the ranges of the tables, and every file's CRC-32 are
+checked (the checking, in threads, reads every byte once: most of a load's time); a file that is
+missing, truncated or altered raises :class:`SavedLibraryError`, and the caller rebuilds.
 """
 
 from __future__ import annotations
@@ -49,6 +52,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import zlib
 from abc import abstractmethod
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -66,7 +70,6 @@ from bot.core.corpus import Article, Passage
 from bot.core.index import (
     BM25Index,
     IndexFormatError,
-    _checked_file,
     _load_array,
     _staged,
     _write_array,
@@ -74,13 +77,14 @@ from bot.core.index import (
 )
 from bot.core.index import _read_manifest as _read_index_manifest
 from bot.core.library import LibraryConfig, LibraryParts
-from bot.core.semantic import file_sha256
 
 FORMAT_NAME = "announcements-bot library"
 FORMAT_VERSION = 1
 INDEXES = ("index", "article_index", "pair_index", "sentence_index")
 # The arrays of a saved library: file stem -> dtype (the vectors are there with a model only).
 ARRAYS: dict[str, str] = {
+    "article_fields": "uint8",
+    "article_field_ends": "int64",
     "article_text": "uint8",
     "article_text_ends": "int64",
     "passage_article": "int64",
@@ -93,8 +97,11 @@ ARRAYS: dict[str, str] = {
     "article_term_counts": "int32",
 }
 VECTORS = ("passage_vectors", "sentence_vectors")
-# Files hashed at once while loading: hashlib releases the GIL, so two cores hash two files.
+# Files checked at once while loading (and corpus files hashed): zlib and hashlib release the
+# GIL, so two cores check two files; four keep both busy while one thread waits for the disk.
 HASHING_THREADS = 4
+# Bytes read at a time when checking a file: large enough that the GIL is let go for long.
+CHECK_BLOCK = 1 << 22
 # The modules whose code decides what the parts are: a change to one makes the saved parts stale.
 _DERIVING = (analysis, corpus, index, library)
 # Surrogates that a JSON corpus may hold (a lone "\ud800") survive the trip through UTF-8.
@@ -166,13 +173,6 @@ def save_library(
         files = {
             name: _write_array(staging / f"{name}.npy", array) for name, array in arrays.items()
         }
-        columns = [_article_record(a) for a in parts.articles]
-        names = ("ids", "titles", "dates", "urls", "langs", "tags")
-        table = {name: [row[i] for row in columns] for i, name in enumerate(names)}
-        files["articles"] = _write_bytes(
-            staging / "articles.json",
-            json.dumps(table, ensure_ascii=False).encode(errors=_TEXT_ERRORS),
-        )
         manifest = {
             "format": FORMAT_NAME,
             "version": FORMAT_VERSION,
@@ -202,7 +202,7 @@ def saved_key(directory: Path) -> dict[str, Any] | None:
 def load_library_parts(directory: Path, *, verify: bool = True) -> tuple[LibraryParts, list[str]]:
     """The parts saved in ``directory``, memory-mapped, and the problems saved with them.
 
-    ``verify`` checks every file's SHA-256 (sizes, dtypes and shapes are always checked). Raises
+    ``verify`` checks every file's CRC-32 (sizes, dtypes and shapes are always checked). Raises
     :class:`SavedLibraryError` for a library that is missing, truncated or altered.
     """
     try:
@@ -220,21 +220,30 @@ def _load_parts(directory: Path, verify: bool) -> tuple[LibraryParts, list[str]]
     if vectors and len(vectors) != len(VECTORS):
         raise SavedLibraryError(f"{directory}: only some of the vectors are there")
     # Mapped one after the other: numpy reads an array's header with ast.literal_eval, which
-    # Python 3.11 can't run in two threads at once (a SystemError). The hashing is threaded.
+    # Python 3.11 can't run in two threads at once (a SystemError). The checking is threaded.
     indexes = {name: BM25Index.load(directory / name, verify=False) for name in INDEXES}
     arrays = {
         name: _load_array(directory, name, dtype, files, verify=False)
         for name, dtype in {**ARRAYS, **dict.fromkeys(vectors, "float32")}.items()
     }
-    table = _load_table(directory, files)
     if verify:
         _verify(directory, files)
-    articles = _articles(directory, table, arrays)
+    articles = SavedArticles(
+        arrays["article_fields"],
+        arrays["article_field_ends"],
+        arrays["article_text"],
+        arrays["article_text_ends"],
+    )
     counts = manifest["counts"]
     passages = arrays["passage_article"].shape[0]
     sentences = arrays["sentence_passage"].shape[0]
     sizes = {
-        "articles": {len(articles), arrays["article_term_ends"].shape[0], counts["articles"]},
+        "articles": {
+            len(articles),
+            arrays["article_text_ends"].shape[0],
+            arrays["article_term_ends"].shape[0],
+            counts["articles"],
+        },
         "passages": {
             passages,
             *(arrays[f"passage_{field}"].shape[0] for field in ("position", "start", "end")),
@@ -251,6 +260,9 @@ def _load_parts(directory: Path, verify: bool) -> tuple[LibraryParts, list[str]]
     wrong = [name for name, found in sizes.items() if len(found) != 1]
     if wrong:
         raise SavedLibraryError(f"{directory}: the files disagree on the number of {wrong[0]}")
+    cut = (("article_fields", "article_field_ends"), ("article_text", "article_text_ends"))
+    if not all(_fits(arrays[blob], arrays[ends]) for blob, ends in cut):
+        raise SavedLibraryError(f"{directory}: the articles' fields or texts are cut wrongly")
     article_of = arrays["passage_article"]
     sentence_passage = arrays["sentence_passage"]
     if (passages and not 0 <= article_of.min() <= article_of.max() < len(articles)) or (
@@ -312,6 +324,59 @@ class _Made(Sequence[T]):
         if not -len(self) <= row < len(self):
             raise IndexError(f"item {row} of {len(self)}")
         return self._make(row % len(self))
+
+
+class SavedArticles(_Made[Article]):
+    """A saved library's articles, each made when asked for from the mapped arrays.
+
+    Nothing is read per article at load time: at 500k articles, making them all took longer
+    than the rest of a load together (parsing, slicing, building the objects).
+    """
+
+    def __init__(
+        self,
+        fields: npt.NDArray[np.uint8],
+        field_ends: npt.NDArray[np.int64],
+        text: npt.NDArray[np.uint8],
+        text_ends: npt.NDArray[np.int64],
+    ) -> None:
+        self._fields, self._field_ends = fields, field_ends
+        self._text, self._text_ends = text, text_ends
+
+    def __len__(self) -> int:
+        return int(self._text_ends.shape[0])
+
+    def _make(self, row: int) -> Article:
+        identifier, title, date, url, lang, tags = json.loads(
+            _span(self._fields, self._field_ends, row)
+        )
+        return Article(
+            identifier,
+            title,
+            _span(self._text, self._text_ends, row).decode(errors=_TEXT_ERRORS),
+            dt.date.fromisoformat(date) if date else None,
+            url,
+            lang,
+            tuple(tags),
+        )
+
+
+def _span(blob: npt.NDArray[np.uint8], ends: npt.NDArray[np.int64], row: int) -> bytes:
+    """Item ``row`` of the items written one after the other in ``blob``, ending at ``ends``."""
+    return bytes(blob[int(ends[row - 1]) if row else 0 : int(ends[row])])
+
+
+def _blob(items: Sequence[bytes]) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.int64]]:
+    """``items`` one after the other, and the byte where each ends."""
+    ends = np.cumsum([len(item) for item in items], dtype=np.int64)
+    return np.frombuffer(b"".join(items), dtype=np.uint8), ends
+
+
+def _fits(blob: npt.NDArray[np.uint8], ends: npt.NDArray[np.int64]) -> bool:
+    """Whether ``ends`` cut ``blob`` into items: ascending, the last at its end."""
+    if not ends.shape[0]:
+        return bool(blob.shape[0] == 0)
+    return bool(ends[0] >= 0 and ends[-1] == blob.shape[0] and (np.diff(ends) >= 0).all())
 
 
 class SavedPassages(_Made[Passage]):
@@ -388,14 +453,18 @@ def _article_record(article: Article) -> tuple[Any, ...]:
 
 def _arrays(parts: LibraryParts) -> dict[str, npt.NDArray[Any]]:
     """The arrays of ``parts`` as saved (see the module's docstring)."""
-    texts = [a.text for a in parts.articles]
+    articles = parts.articles
+    fields, field_ends = _blob([json.dumps(_article_record(a)).encode() for a in articles])
+    text, text_ends = _blob([a.text.encode(errors=_TEXT_ERRORS) for a in articles])
     vocabulary = parts.article_index.vocabulary
     term_rows = [vocabulary[t] for counts in parts.article_terms for t in counts]
     term_counts = [c for counts in parts.article_terms for c in counts.values()]
     passages = parts.passages
     arrays: dict[str, npt.NDArray[Any]] = {
-        "article_text": np.frombuffer("".join(texts).encode(errors=_TEXT_ERRORS), dtype=np.uint8),
-        "article_text_ends": np.cumsum([len(t) for t in texts], dtype=np.int64),
+        "article_fields": fields,
+        "article_field_ends": field_ends,
+        "article_text": text,
+        "article_text_ends": text_ends,
         "passage_article": np.asarray(parts.article_of, dtype=np.int64),
         "passage_position": np.array([p.position for p in passages], dtype=np.int32),
         "passage_start": np.array([p.start for p in passages], dtype=np.int64),
@@ -414,7 +483,7 @@ def _arrays(parts: LibraryParts) -> dict[str, npt.NDArray[Any]]:
 def _read_manifest(directory: Path) -> dict[str, Any]:
     path = directory / "manifest.json"
     manifest = _read_index_manifest(
-        path, FORMAT_NAME, FORMAT_VERSION, {*ARRAYS, "articles"}, frozenset(VECTORS)
+        path, FORMAT_NAME, FORMAT_VERSION, set(ARRAYS), frozenset(VECTORS)
     )
     if not all(isinstance(manifest.get(name), t) for name, t in _MANIFEST_FIELDS.items()):
         raise SavedLibraryError(f"{path}: the manifest lacks a field")
@@ -424,57 +493,32 @@ def _read_manifest(directory: Path) -> dict[str, Any]:
 _MANIFEST_FIELDS = {"key": dict, "counts": dict, "problems": list}
 
 
-def _load_table(directory: Path, files: dict[str, dict[str, Any]]) -> Any:
-    path = _checked_file(directory, "articles", files, False)
-    try:
-        return json.loads(path.read_bytes().decode(errors=_TEXT_ERRORS))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise SavedLibraryError(f"{path}: not the articles' JSON ({exc})") from exc
-
-
 def _verify(directory: Path, files: dict[str, dict[str, Any]]) -> None:
-    """Check every file's SHA-256, the indexes' too (their manifests were read by loading them),
-    in threads: hashlib lets go of the GIL, so the cores hash files side by side."""
-    expected = {directory / str(record["file"]): record["sha256"] for record in files.values()}
+    """Check every file's CRC-32 (see :class:`bot.core.index._HashingWriter`), the indexes' too
+    (their manifests were read by loading them), in threads: zlib lets go of the GIL, so the
+    cores check files side by side."""
+    records = [(directory, record) for record in files.values()]
     for name in INDEXES:
         listed = json.loads((directory / name / "manifest.json").read_bytes())["files"]
-        expected.update(
-            {directory / name / str(record["file"]): record["sha256"] for record in listed.values()}
-        )
-    with ThreadPoolExecutor(HASHING_THREADS) as pool:
-        for (path, digest), found in zip(
-            expected.items(), pool.map(file_sha256, expected), strict=True
-        ):
-            if found != digest:
-                raise SavedLibraryError(
-                    f"{path}: its SHA-256 differs from the manifest's (altered)"
-                )
-
-
-def _articles(
-    directory: Path, table: Any, arrays: Mapping[str, npt.NDArray[Any]]
-) -> tuple[Article, ...]:
-    """The articles from their columns and their texts."""
+        records += [(directory / name, record) for record in listed.values()]
     try:
-        columns = [table[name] for name in ("ids", "titles", "dates", "urls", "langs", "tags")]
-        text = bytes(arrays["article_text"]).decode(errors=_TEXT_ERRORS)
-        ends = arrays["article_text_ends"].tolist()
-        if len({len(ends), *map(len, columns)}) != 1 or (ends and ends[-1] != len(text)):
-            raise ValueError("the articles' fields and texts disagree in number or length")
-        starts = [0, *ends][:-1]
-        return tuple(
-            Article(
-                identifier,
-                title,
-                text[start:end],
-                dt.date.fromisoformat(date) if date else None,
-                url,
-                lang,
-                tuple(tags),
-            )
-            for identifier, title, date, url, lang, tags, start, end in zip(
-                *columns, starts, ends, strict=True
-            )
-        )
-    except (KeyError, TypeError, ValueError, UnicodeDecodeError) as exc:
-        raise SavedLibraryError(f"{directory}: unreadable articles ({exc})") from exc
+        expected = {
+            folder / str(record["file"]): int(record["crc32"]) for folder, record in records
+        }
+    except (KeyError, TypeError, ValueError) as exc:
+        raise SavedLibraryError(f"{directory}: a manifest lacks a checksum ({exc})") from exc
+    with ThreadPoolExecutor(HASHING_THREADS) as pool:
+        for (path, crc), found in zip(
+            expected.items(), pool.map(file_crc32, expected), strict=True
+        ):
+            if found != crc:
+                raise SavedLibraryError(f"{path}: its CRC-32 differs from the manifest's (altered)")
+
+
+def file_crc32(path: Path) -> int:
+    """The CRC-32 of a file's bytes, read in blocks."""
+    crc = 0
+    with path.open("rb") as data:
+        for block in iter(lambda: data.read(CHECK_BLOCK), b""):
+            crc = zlib.crc32(block, crc)
+    return crc
