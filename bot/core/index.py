@@ -54,7 +54,7 @@ arrays :meth:`BM25Index.build` would from the resulting passages, without their 
 mean length and document frequencies change every contribution, so it sorts all postings again.
 
 **Saved form.** :meth:`BM25Index.save` writes a directory: ``manifest.json`` (format name,
-``FORMAT_VERSION``, parameters, and for each file its dtype, shape, byte size and SHA-256),
+``FORMAT_VERSION``, parameters, and for each file its dtype, shape, byte size, SHA-256 and CRC-32),
 ``vocabulary.json`` (the terms in row order) and one ``.npy`` file per array, written without
 pickle. It is written in a temporary sibling directory and renamed into place, so a reader never
 sees half of it. :meth:`BM25Index.load` memory-maps the arrays and refuses, with
