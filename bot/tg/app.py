@@ -24,6 +24,7 @@ from telegram.ext import (
 from telegram.request import BaseRequest, HTTPXRequest
 
 from bot.config import Settings
+from bot.core.corpus import Article
 from bot.core.library import Library
 from bot.core.phrases import COMMANDS
 from bot.logs import Throttle
@@ -110,11 +111,7 @@ def build_application(
         .post_shutdown(_post_shutdown)
         .build()
     )
-    # Stored announcements the library lacks join it; `serve` builds them in already, so it never
-    # builds twice (a replace indexes every article again).
-    current = {a.id: a for a in library.articles}
-    missing = [a for a in store.articles() if current.get(a.id) != a]
-    application.bot_data[keys.LIBRARY] = library.replace(added=missing) if missing else library
+    application.bot_data[keys.LIBRARY] = _with_stored(library, store.articles())
     application.bot_data[keys.STORE] = stores
     application.bot_data[keys.CHANNELS] = channels
     application.bot_data[METRICS] = metrics
@@ -125,6 +122,23 @@ def build_application(
     add_handlers(application)
     jobs.schedule(application, settings)
     return application
+
+
+def _with_stored(library: Library, stored: list[Article]) -> Library:
+    """``library`` with the ``stored`` announcements it lacks (and only then built again).
+
+    `serve` builds them in already, last (:func:`bot.loading.with_stored`): then reading as many
+    articles off the library's end as are stored finds them all, without making every article
+    of a saved library (they are made when read).
+    """
+    count = len(library.articles)
+    if not stored or (
+        count >= len(stored) and list(library.articles[count - len(stored) :]) == stored
+    ):
+        return library
+    current = {a.id: a for a in library.articles}
+    missing = [a for a in stored if current.get(a.id) != a]
+    return library.replace(added=missing) if missing else library
 
 
 def add_handlers(application: App) -> None:
