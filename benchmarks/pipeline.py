@@ -12,13 +12,14 @@ its own, so its peak memory (``ru_maxrss``) is its own:
   tokenizing, the four indexes), save it (:func:`bot.core.saved.save_library`): each one's time,
   the size on disk, the peak memory;
 - ``load``: :func:`bot.loading.load_library` finding the saved library current (hashing the
-  corpus file, checking and memory-mapping every file, hashing it), then ``--questions`` of the
+  corpus file, memory-mapping every saved file and checking its CRC-32), then ``--questions`` of the
   set's questions through :func:`bot.core.answer.answer` one at a time after ``WARMUP``: p50 and
   p99 ms, the resident memory after loading and after the questions (file pages of the mapped
   arrays that questions touched count), the peak;
-- ``serve``: the wall time of a process that does what ``serve`` does before it connects
-  (imports, opens the store, loads the library, ``build_application``), from its start to the
-  application ready, and its peak memory;
+- ``serve``: a process that does what ``serve`` does before it connects: its imports
+  (``import_s``), then opening the store, loading the library and ``build_application``
+  (``library_s``), both from the worker's start (``ready_s``), the process's wall time with the
+  interpreter's start (``wall_s``), and its peak memory;
 - ``ask``: the wall time of ``announcements-bot ask`` (process start to the reply printed);
 - ``post``: one post's time to visibility (:func:`time_to_visibility`): from a library loaded as
   ``serve`` has it to a library that answers a question with the post. Today's
@@ -240,7 +241,7 @@ PANELS = (
         (
             ("build", "derive_s", "build (derive)"),
             ("build", "save_s", "save"),
-            ("load", "load_s", "load (mapped, hashed)"),
+            ("load", "load_s", "load (mapped, checked)"),
             ("serve", "ready_s", "serve: start to ready"),
             ("ask", "wall_s", "ask: process wall"),
             ("post", "visible_s", "one post visible (Library.replace)"),
