@@ -327,10 +327,12 @@ class _Made(Sequence[T]):
 
 
 class SavedArticles(_Made[Article]):
-    """A saved library's articles, each made when asked for from the mapped arrays.
+    """A saved library's articles, each made the first time it is asked for, then kept.
 
-    Nothing is read per article at load time: at 500k articles, making them all took longer
-    than the rest of a load together (parsing, slicing, building the objects).
+    Nothing is read per article at load time: at 100k articles, making them all took longer
+    than the rest of a load together (parsing, slicing, building the objects). Kept once made,
+    because the bot's lists (``/sources``, ``/latest``) read every article, and should pay that
+    once, not at every command.
     """
 
     def __init__(
@@ -342,11 +344,19 @@ class SavedArticles(_Made[Article]):
     ) -> None:
         self._fields, self._field_ends = fields, field_ends
         self._text, self._text_ends = text, text_ends
+        # Threads may make an article twice at once: equal articles, the last one kept.
+        self._made: list[Article | None] = [None] * len(self)
 
     def __len__(self) -> int:
         return int(self._text_ends.shape[0])
 
     def _make(self, row: int) -> Article:
+        made = self._made[row]
+        if made is None:
+            made = self._made[row] = self._read(row)
+        return made
+
+    def _read(self, row: int) -> Article:
         identifier, title, date, url, lang, tags = json.loads(
             _span(self._fields, self._field_ends, row)
         )
