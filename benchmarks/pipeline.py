@@ -45,11 +45,13 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.config import Settings
 from bot.core.corpus import Article
-from bot.core.library import Library
+
+if TYPE_CHECKING:  # the serve stage times its own imports: none of the core's before it
+    from bot.core.library import Library
 
 REPO = Path(__file__).resolve().parent.parent
 DOCS = REPO / "docs"
