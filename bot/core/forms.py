@@ -71,15 +71,15 @@ _MONEY_WORDS = (
 _ABOUT_MONEY = re.compile(
     rf"\b(?:how much|what|which)\b.*{_MONEY_WORDS}|{_MONEY_WORDS}.*\bhow much\b"
 )
-# Checked in order: "how many years" asks for a number, "what percentage of revenue" too; "how
-# much" or "what" with a word of money for a sum; "when" for a date, "where" for a place, "whose"
-# for a name.
+# Checked in order: "how many years" asks for a number, "what percentage of revenue" too; "when"
+# and "what date" for a date, even with a word of money ("when is the fee due?"); "how much" or
+# "what" with a word of money for a sum; "where" for a place, "whose" for a name.
 _EN_ASKS = (
     (re.compile(r"\bhow (?:many|far|old|large|big|high|tall|often|fast)\b"), _EN_NUMBER),
     (re.compile(r"\bwhat (?:percentage|percent|number)\b"), _EN_NUMBER),
+    (re.compile(rf"^\W*when\b|\bwhen {_AUXILIARY}|\b(?:what|which) {_DATE_NOUN}"), _EN_DATE),
     (_ABOUT_MONEY, _EN_MONEY),
     (re.compile(r"\bhow much\b|\bwhat amount\b"), _EN_NUMBER),
-    (re.compile(rf"^\W*when\b|\bwhen {_AUXILIARY}|\b(?:what|which) {_DATE_NOUN}"), _EN_DATE),
     (re.compile(rf"^\W*where\b|\bwhere(?:'s| {_AUXILIARY})"), _EN_PLACE),
     (re.compile(rf"^\W*who(?:m|se)?\b|\bwho(?:m|se)? {_AUXILIARY}"), _EN_NAME),
 )
