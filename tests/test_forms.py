@@ -31,6 +31,7 @@ from bot.core.forms import answer_form
         # ... but "how many" and "what percentage" still ask for a number.
         ("How many staff will the fund pay for?", "It pays for 120 jobs.", "It pays for jobs."),
         ("What percentage of revenue is from Asia?", "Asia gives 12% of it.", "Asia grows."),
+        ("How long is the warranty?", "The warranty lasts 2 years.", "The warranty is generous."),
         # ... and "what date" a date, whatever it is about.
         ("What date is the deposit due?", "It is due on 3 February.", "It is £500."),
         # "Where" asks for a place: a name after a preposition of place, not any name.

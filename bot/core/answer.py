@@ -21,10 +21,11 @@ article, then asks three more questions of it:
   distinct question terms is shown, using the budget to show the answer's context: the answer is
   often the sentence after the one that repeats the question's words. Terms of the title, shared
   by every sentence, and CJK bigrams that straddle two words of the question do not count there.
-  A question for a date, a count or a name also asks for a sentence in the form of its answer
-  (:mod:`bot.core.forms`). With the semantic stage the whole article is read, each sentence's
-  closeness in meaning to the question counts beside its terms, and a run may cross the short
-  paragraphs announcements are written in.
+  A question for a date, a count, a sum of money, a place or a name also asks for a sentence in
+  the form of its answer (:mod:`bot.core.forms`). With the semantic stage the whole article is
+  read, each sentence's closeness in meaning to the question counts beside its terms (and the
+  answer's form at ``SEMANTIC_FORM_SHARE`` of that closeness's weight), and a run may cross the
+  short paragraphs announcements are written in.
 - *Did a later announcement change it?* :func:`newest_first`: the newer one is quoted, and the
   earlier one named with what it said.
 """
