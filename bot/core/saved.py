@@ -52,6 +52,8 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import mmap
+import os
 import zlib
 from abc import abstractmethod
 from collections import Counter
@@ -100,7 +102,8 @@ VECTORS = ("passage_vectors", "sentence_vectors")
 # Files checked at once while loading (and corpus files hashed): zlib and hashlib release the
 # GIL, so two cores check two files; four keep both busy while one thread waits for the disk.
 HASHING_THREADS = 4
-# Bytes read at a time when checking a file: large enough that the GIL is let go for long.
+# Bytes checked at a time: large enough that the GIL is let go for long, small enough that the
+# mapped pages of one call are few.
 CHECK_BLOCK = 1 << 22
 # The modules whose code decides what the parts are: a change to one makes the saved parts stale.
 _DERIVING = (analysis, corpus, index, library)
@@ -526,9 +529,21 @@ def _verify(directory: Path, files: dict[str, dict[str, Any]]) -> None:
 
 
 def file_crc32(path: Path) -> int:
-    """The CRC-32 of a file's bytes, read in blocks."""
+    """The CRC-32 of a file's bytes, read through a memory map a block at a time.
+
+    Mapped rather than read: reading copies every block out of the page cache first, and took
+    half as long again (2.8 against 1.9 s for the 3 GB of a 959k-passage library, same run).
+    """
     crc = 0
-    with path.open("rb") as data:
-        for block in iter(lambda: data.read(CHECK_BLOCK), b""):
-            crc = zlib.crc32(block, crc)
+    with path.open("rb") as file:
+        size = os.fstat(file.fileno()).st_size
+        if not size:  # an empty file can't be mapped
+            return crc
+        with mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+            view = memoryview(mapped)
+            try:
+                for start in range(0, size, CHECK_BLOCK):
+                    crc = zlib.crc32(view[start : start + CHECK_BLOCK], crc)
+            finally:
+                view.release()
     return crc
