@@ -1,4 +1,5 @@
-"""Command line: ``announcements-bot serve | ask | search | chat | eval | bench | config``."""
+"""Command line: ``announcements-bot serve | ask | search | chat | index | eval | bench |
+config``."""
 
 from __future__ import annotations
 
@@ -19,13 +20,13 @@ from bot.bench import main as bench_main
 from bot.config import ConfigError, Settings
 from bot.core.analysis import tokenize
 from bot.core.answer import Answer, answer, describe, render_html, render_plain
-from bot.core.corpus import newest_first
+from bot.core.corpus import Article, newest_first
 from bot.core.library import Hit, Library
 from bot.core.phrases import text
 from bot.core.semantic import ModelError
-from bot.loading import library_builder, load_library
+from bot.loading import LIBRARY_DIR, library_builder, load_library
 from bot.logs import Redactor, configure_logging, token_secrets
-from bot.store import StoreError, lock_data_dir
+from bot.store import FILENAME, Store, StoreError, lock_data_dir
 
 log = logging.getLogger("bot")
 
@@ -117,6 +118,14 @@ def _parser() -> argparse.ArgumentParser:
     chat.add_argument("--corpus", type=Path, help=corpus_help)
     chat.set_defaults(func=_chat)
 
+    index = sub.add_parser(
+        "index",
+        parents=[common],
+        help="build the library and save it in DATA_DIR, for the other commands to load",
+    )
+    index.add_argument("--corpus", type=Path, help=corpus_help)
+    index.set_defaults(func=_index)
+
     evaluate = sub.add_parser(
         "eval", parents=[common], help="measure retrieval and answers on a BEIR-like set"
     )
@@ -183,8 +192,11 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         settings = dataclasses.replace(settings, corpus=args.corpus)
     try:
         instance = lock_data_dir(settings.data_dir)
-        # After the lock: the library's vectors are kept in DATA_DIR too.
-        application = build_application(settings, load_library(None, settings))
+        # After the lock: the library's vectors are kept in DATA_DIR too. The stored
+        # announcements are part of the library loaded or built here, never added afterwards.
+        store = Store.open(settings.data_dir)
+        library = load_library(None, settings, stored=store.articles())
+        application = build_application(settings, library, store=store)
     except StoreError as exc:
         return _fail(
             settings,
@@ -257,8 +269,27 @@ def answer_json(result: Answer) -> dict[str, Any]:
     }
 
 
+def _stored(settings: Settings) -> list[Article]:
+    """The announcements stored in DATA_DIR (none without a database): the bot serves them too."""
+    if not (settings.data_dir / FILENAME).is_file():
+        return []
+    with Store.open(settings.data_dir) as store:
+        return store.articles()
+
+
+def _index(args: argparse.Namespace, settings: Settings) -> int:
+    library = load_library(
+        args.corpus, settings, stored=_stored(settings), rebuild=True, progress=True
+    )
+    print(
+        f"saved {len(library)} announcements, {len(library.passages)} passages"
+        f" in {settings.data_dir / LIBRARY_DIR}"
+    )
+    return 0
+
+
 def _ask(args: argparse.Namespace, settings: Settings) -> int:
-    library = load_library(args.corpus, settings)
+    library = load_library(args.corpus, settings, stored=_stored(settings))
     result = answer(library, " ".join(args.question))
     if args.json:
         print(json.dumps(answer_json(result), ensure_ascii=False))
@@ -271,7 +302,7 @@ def _search(args: argparse.Namespace, settings: Settings) -> int:
     if bool(args.queries) == bool(args.query):
         print("error: give either QUERY or --queries FILE", file=sys.stderr)
         return 2
-    library = load_library(args.corpus, settings)
+    library = load_library(args.corpus, settings, stored=_stored(settings))
     if args.queries:
         for number, line in enumerate(args.queries.read_text(encoding="utf-8").splitlines(), 1):
             if not line.strip():
@@ -332,7 +363,7 @@ def _bench(args: argparse.Namespace, _settings: Settings) -> int:
 
 
 def _chat(args: argparse.Namespace, settings: Settings) -> int:
-    library = load_library(args.corpus, settings)
+    library = load_library(args.corpus, settings, stored=_stored(settings))
     return chat(library, sys.stdin, sys.stdout)
 
 

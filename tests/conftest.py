@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import socket
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
@@ -69,6 +70,14 @@ def no_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("SEMANTIC", "off")
+
+
+@pytest.fixture
+def corpus(tmp_path: Path) -> Path:
+    """A copy of the fixture corpus that a test may change."""
+    folder = tmp_path / "corpus"
+    shutil.copytree(DATA / "good", folder)
+    return folder
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -19,21 +18,13 @@ from tests.auxil.bot_api import (
     make_message,
     make_message_update,
 )
-from tests.conftest import DATA, feed
+from tests.conftest import feed
 
 ADMIN = 42
 STRANGER = 77
 SAUNA = "Harbour sauna opens\nThe new harbour sauna opens on 5 December at Pier 7."
 SAUNA_QUESTION = "When does the harbour sauna open?"
 MAX_BYTES = 2000
-
-
-@pytest.fixture
-def corpus(tmp_path: Path) -> Path:
-    """A copy of the fixture corpus that a test may change."""
-    folder = tmp_path / "corpus"
-    shutil.copytree(DATA / "good", folder)
-    return folder
 
 
 @pytest.fixture

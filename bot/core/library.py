@@ -37,9 +37,10 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
+from typing import TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -48,7 +49,14 @@ from bot.core.analysis import is_cjk, sentence_spans, tokenize
 from bot.core.corpus import DEFAULT_PASSAGE_CHARS, Article, Passage, split_corpus
 from bot.core.forms import Form, answer_form
 from bot.core.index import BM25Index, FloatArray, Variant, top_k
-from bot.core.semantic import Embedder, EmbeddingCache, Vectors, embed_passages
+from bot.core.semantic import (
+    PROGRESS_FROM,
+    Embedder,
+    EmbeddingCache,
+    Progress,
+    Vectors,
+    embed_passages,
+)
 
 ARTICLE_WEIGHT = 0.9  # share of the article's score in a passage's score
 TITLE_WEIGHT = 5  # times a title's terms count in the article index
@@ -70,6 +78,10 @@ FORM_WEIGHT = 0.2  # its bonus, as a share of the best passage's score
 LEXICAL_SHARE = 0.2
 FUSION_DEPTH = 100
 QUERY_MEMORY = 256  # questions whose vectors are remembered (see Library.encode_query)
+# A progress bar of building moves every this many items: often enough to be seen moving, seldom
+# enough that drawing it costs nothing next to tokenizing.
+PROGRESS_STEP = 1024
+T = TypeVar("T")
 
 
 Similarity = Callable[[str, Sequence[str]], list[float]]
@@ -110,6 +122,158 @@ class Hit:
         return self.passage.article
 
 
+@dataclass(frozen=True, slots=True)
+class LibraryConfig:
+    """The settings of a library: what shapes its parts, and how the evidence is weighed.
+
+    ``passage_chars``, ``variant``, ``k1``, ``b`` and ``title_weight`` shape the parts
+    (:meth:`LibraryParts.derive`); ``article_weight``, ``pair_weight``, ``sentence_weight`` and
+    ``sentence_coverage`` only weigh the evidence at query time (see the module's docstring).
+    """
+
+    passage_chars: int = DEFAULT_PASSAGE_CHARS
+    variant: Variant = "lucene"
+    k1: float = 1.2
+    b: float = 0.75
+    article_weight: float = ARTICLE_WEIGHT
+    title_weight: int = TITLE_WEIGHT
+    pair_weight: float = PAIR_WEIGHT
+    sentence_weight: float = SENTENCE_WEIGHT
+    sentence_coverage: float = SENTENCE_COVERAGE
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class LibraryParts:
+    """What a library is made of, all derived from its articles (:meth:`derive`).
+
+    ``passages`` are the articles' passages in article order; ``passage_terms`` each one's terms
+    (its article's title first); ``article_terms`` each article's term counts (title once), which
+    feedback reads. The four indexes rank passages (with their title), articles (title counted
+    ``title_weight`` times), adjacent term pairs and sentences (with their title). Passage ``row``
+    belongs to article ``article_of[row]``; article ``i``'s passages are the rows
+    ``article_first[i]`` up to ``article_first[i + 1]``; sentence ``s`` belongs to passage
+    ``sentence_passage[s]``, and passage ``row``'s sentences are ``sentence_first[row]`` up to
+    ``sentence_first[row + 1]``. The vectors (None without a semantic stage) are in passage and
+    sentence-index order.
+    """
+
+    articles: Sequence[Article]
+    passages: Sequence[Passage]
+    passage_terms: Sequence[list[str]]
+    article_terms: Sequence[Counter[str]]
+    index: BM25Index
+    article_index: BM25Index
+    pair_index: BM25Index
+    sentence_index: BM25Index
+    article_of: npt.NDArray[np.int64]
+    article_first: npt.NDArray[np.int64]
+    sentence_passage: npt.NDArray[np.int64]
+    sentence_first: npt.NDArray[np.int64]
+    passage_vectors: Vectors | None = None
+    sentence_vectors: Vectors | None = None
+
+    @classmethod
+    def derive(
+        cls,
+        articles: Iterable[Article],
+        config: LibraryConfig,
+        embedder: Embedder | None = None,
+        cache: EmbeddingCache | None = None,
+        *,
+        progress: bool = False,
+    ) -> LibraryParts:
+        """Split, tokenize, index and (with an ``embedder``) embed ``articles``.
+
+        ``progress`` shows a progress bar of each stage (:class:`bot.core.semantic.Progress`).
+        """
+        articles = tuple(articles)
+        k1, b, variant = config.k1, config.b, config.variant
+        passages = split_corpus(articles, config.passage_chars)
+        title_terms = {a.id: tokenize(a.title) for a in articles}
+        passage_terms = [
+            title_terms[p.article.id] + tokenize(p.text)
+            for p in _shown(passages, "tokenizing passages", progress)
+        ]
+        # Each article's terms, title included once: what feedback reads as its language.
+        article_terms = [
+            Counter(title_terms[a.id] + tokenize(a.text))
+            for a in _shown(articles, "tokenizing articles", progress)
+        ]
+        article_index = BM25Index.build(
+            [
+                title_terms[a.id] * (config.title_weight - 1) + list(counts.elements())
+                for a, counts in zip(articles, article_terms, strict=True)
+            ],
+            k1=k1,
+            b=b,
+            variant=variant,
+        )
+        position = {a.id: i for i, a in enumerate(articles)}
+        article_of = np.fromiter(
+            (position[p.article.id] for p in passages), dtype=np.int64, count=len(passages)
+        )
+        # Sentences never cross a passage's bounds, so each belongs to exactly one passage. The
+        # title is part of every sentence: a question's words that name the subject are then
+        # found in each sentence of the article about it, and the rest decide between them.
+        spans = [
+            (row, start, end)
+            for row, p in enumerate(passages)
+            for start, end in sentence_spans(p.text)
+        ]
+        sentence_terms = [
+            title_terms[passages[row].article.id] + tokenize(passages[row].text[start:end])
+            for row, start, end in _shown(spans, "tokenizing sentences", progress)
+        ]
+        sentence_passage = np.fromiter(
+            (row for row, _, _ in spans), dtype=np.int64, count=len(spans)
+        )
+        passage_vectors = sentence_vectors = None
+        if embedder is not None:
+            cache = cache if cache is not None else EmbeddingCache()
+            # A passage is embedded with its article's title, as it is indexed: "it" and "the
+            # company" in the passage then mean the product and the company the title names.
+            passage_vectors = embed_passages(
+                embedder,
+                [titled(p.article.title, p.text) for p in passages],
+                cache,
+                label="embedding passages",
+            )
+            # A sentence too: alone, the sentence that names the company and the product is
+            # closest to every question about them; with the title, every sentence names them,
+            # and the one that says what the question asks is closest.
+            sentence_vectors = embed_passages(
+                embedder,
+                [
+                    titled(passages[row].article.title, passages[row].text[start:end])
+                    for row, start, end in spans
+                ],
+                cache,
+                label="embedding sentences",
+            )
+        return cls(
+            articles=articles,
+            passages=passages,
+            passage_terms=passage_terms,
+            article_terms=article_terms,
+            index=BM25Index.build(passage_terms, k1=k1, b=b, variant=variant),
+            article_index=article_index,
+            pair_index=BM25Index.build(
+                [term_pairs(tokenize(p.text)) for p in _shown(passages, "pairing terms", progress)],
+                k1=k1,
+                b=b,
+                variant=variant,
+            ),
+            sentence_index=BM25Index.build(sentence_terms, k1=k1, b=b, variant=variant),
+            article_of=article_of,
+            # An article's passages are consecutive (split_corpus), a passage's sentences too.
+            article_first=np.searchsorted(article_of, np.arange(len(articles) + 1)),
+            sentence_passage=sentence_passage,
+            sentence_first=np.searchsorted(sentence_passage, np.arange(len(passages) + 1)),
+            passage_vectors=passage_vectors,
+            sentence_vectors=sentence_vectors,
+        )
+
+
 class Library:
     """Everything the bot knows: articles, passages, and the indexes that rank the passages.
 
@@ -117,6 +281,9 @@ class Library:
     passage of the article about it, not just the first. ``article_weight``, ``title_weight``
     ``pair_weight``, ``sentence_weight`` and ``sentence_coverage`` set the evidence described in
     the module's docstring; 0 turns the article score, the pairs or the sentence evidence off.
+
+    ``Library(articles, ...)`` derives its parts from the articles; :meth:`from_parts` assembles
+    one from parts already made (loaded from disk, or changed incrementally).
     """
 
     def __init__(
@@ -135,99 +302,65 @@ class Library:
         embedder: Embedder | None = None,
         cache: EmbeddingCache | None = None,
     ) -> None:
-        self.articles: tuple[Article, ...] = tuple(articles)
-        self.passage_chars = passage_chars
-        self.passages: list[Passage] = split_corpus(self.articles, passage_chars)
-        title_terms = {a.id: tokenize(a.title) for a in self.articles}
-        self.passage_terms: list[list[str]] = [
-            title_terms[p.article.id] + tokenize(p.text) for p in self.passages
-        ]
-        self.index = BM25Index.build(self.passage_terms, k1=k1, b=b, variant=variant)
-        # Each article's terms, title included once: what feedback reads as its language.
-        self.article_terms: list[Counter[str]] = [
-            Counter(title_terms[a.id] + tokenize(a.text)) for a in self.articles
-        ]
-        self.article_index = BM25Index.build(
-            [
-                title_terms[a.id] * (title_weight - 1) + list(counts.elements())
-                for a, counts in zip(self.articles, self.article_terms, strict=True)
-            ],
+        config = LibraryConfig(
+            passage_chars=passage_chars,
+            variant=variant,
             k1=k1,
             b=b,
-            variant=variant,
+            article_weight=article_weight,
+            title_weight=title_weight,
+            pair_weight=pair_weight,
+            sentence_weight=sentence_weight,
+            sentence_coverage=sentence_coverage,
         )
-        position = {a.id: i for i, a in enumerate(self.articles)}
-        self.article_of: npt.NDArray[np.int64] = np.fromiter(
-            (position[p.article.id] for p in self.passages),
-            dtype=np.int64,
-            count=len(self.passages),
+        cache = cache if cache is not None else EmbeddingCache()
+        self._assemble(
+            LibraryParts.derive(articles, config, embedder, cache), config, embedder, cache
         )
-        # An article's passages are consecutive (split_corpus): article ``i``'s are the rows
-        # article_first[i] up to article_first[i + 1].
-        self.article_first: npt.NDArray[np.int64] = np.searchsorted(
-            self.article_of, np.arange(len(self.articles) + 1)
-        )
-        self.pair_index = BM25Index.build(
-            [term_pairs(tokenize(p.text)) for p in self.passages], k1=k1, b=b, variant=variant
-        )
-        # Sentences never cross a passage's bounds, so each belongs to exactly one passage. The
-        # title is part of every sentence: a question's words that name the subject are then
-        # found in each sentence of the article about it, and the rest decide between them.
-        spans = [
-            (row, start, end)
-            for row, p in enumerate(self.passages)
-            for start, end in sentence_spans(p.text)
-        ]
-        sentences = [
-            (
-                row,
-                title_terms[self.passages[row].article.id]
-                + tokenize(self.passages[row].text[start:end]),
-            )
-            for row, start, end in spans
-        ]
-        self.sentence_passage: npt.NDArray[np.int64] = np.fromiter(
-            (row for row, _ in sentences), dtype=np.int64, count=len(sentences)
-        )
-        # Passage ``row``'s sentences, in the order of sentence_spans(its text), are the rows
-        # sentence_first[row] up to sentence_first[row + 1] of the sentence index.
-        self.sentence_first: npt.NDArray[np.int64] = np.searchsorted(
-            self.sentence_passage, np.arange(len(self.passages) + 1)
-        )
-        self.sentence_index = BM25Index.build(
-            [sentence for _, sentence in sentences], k1=k1, b=b, variant=variant
-        )
-        self.variant, self.k1, self.b = variant, k1, b
-        self.article_weight, self.title_weight = article_weight, title_weight
-        self.pair_weight = pair_weight
-        self.sentence_weight, self.sentence_coverage = sentence_weight, sentence_coverage
+
+    @classmethod
+    def from_parts(
+        cls,
+        parts: LibraryParts,
+        config: LibraryConfig,
+        embedder: Embedder | None = None,
+        cache: EmbeddingCache | None = None,
+    ) -> Library:
+        """A library of ``parts`` made with ``config`` (and ``embedder``, for their vectors)."""
+        library = cls.__new__(cls)
+        library._assemble(parts, config, embedder, cache if cache is not None else EmbeddingCache())
+        return library
+
+    def _assemble(
+        self,
+        parts: LibraryParts,
+        config: LibraryConfig,
+        embedder: Embedder | None,
+        cache: EmbeddingCache,
+    ) -> None:
+        if (parts.passage_vectors is None) != (embedder is None):
+            raise ValueError("a library has vectors exactly when it has an embedder")
+        self.parts, self.config = parts, config
+        self.articles = parts.articles
+        self.passages = parts.passages
+        self.passage_terms = parts.passage_terms
+        self.article_terms = parts.article_terms
+        self.index, self.article_index = parts.index, parts.article_index
+        self.pair_index, self.sentence_index = parts.pair_index, parts.sentence_index
+        self.article_of, self.article_first = parts.article_of, parts.article_first
+        self.sentence_passage, self.sentence_first = parts.sentence_passage, parts.sentence_first
+        self.passage_vectors = parts.passage_vectors
+        self.sentence_vectors = parts.sentence_vectors
+        self.passage_chars = config.passage_chars
+        self.variant, self.k1, self.b = config.variant, config.k1, config.b
+        self.article_weight, self.title_weight = config.article_weight, config.title_weight
+        self.pair_weight = config.pair_weight
+        self.sentence_weight = config.sentence_weight
+        self.sentence_coverage = config.sentence_coverage
         self.embedder = embedder
-        self.cache = cache if cache is not None else EmbeddingCache()
-        self.passage_vectors: Vectors | None = None
-        self.sentence_vectors: Vectors | None = None
+        self.cache = cache
         self._queries: dict[str, Vectors] = {}  # oldest first, see encode_query
         self._queries_lock = threading.Lock()
-        if embedder is not None:
-            # A passage is embedded with its article's title, as it is indexed: "it" and "the
-            # company" in the passage then mean the product and the company the title names.
-            self.passage_vectors = embed_passages(
-                embedder,
-                [titled(p.article.title, p.text) for p in self.passages],
-                self.cache,
-                label="embedding passages",
-            )
-            # A sentence too: alone, the sentence that names the company and the product is
-            # closest to every question about them; with the title, every sentence names them,
-            # and the one that says what the question asks is closest.
-            self.sentence_vectors = embed_passages(
-                embedder,
-                [
-                    titled(self.passages[row].article.title, self.passages[row].text[start:end])
-                    for row, start, end in spans
-                ],
-                self.cache,
-                label="embedding sentences",
-            )
 
     def __len__(self) -> int:
         return len(self.articles)
@@ -236,20 +369,8 @@ class Library:
         """Return a library with ``added`` articles put in (replacing same ids) and ids removed."""
         drop = set(removed) | {a.id for a in added}
         kept = [a for a in self.articles if a.id not in drop]
-        return Library(
-            [*kept, *added],
-            passage_chars=self.passage_chars,
-            variant=self.variant,
-            k1=self.k1,
-            b=self.b,
-            article_weight=self.article_weight,
-            title_weight=self.title_weight,
-            pair_weight=self.pair_weight,
-            sentence_weight=self.sentence_weight,
-            sentence_coverage=self.sentence_coverage,
-            embedder=self.embedder,
-            cache=self.cache,
-        )
+        parts = LibraryParts.derive([*kept, *added], self.config, self.embedder, self.cache)
+        return Library.from_parts(parts, self.config, self.embedder, self.cache)
 
     def encode_query(self, text: str) -> Vectors | None:
         """The question's vector, or None without a semantic stage.
@@ -487,6 +608,15 @@ class Library:
                 if len(hits) == k:
                     break
         return hits
+
+
+def _shown(items: Sequence[T], label: str, show: bool) -> Iterator[T]:
+    """``items`` one by one, with a progress bar of them when ``show`` (and they are many)."""
+    bar = Progress(len(items), label) if show and len(items) >= PROGRESS_FROM else None
+    for done, item in enumerate(items, 1):
+        yield item
+        if bar is not None and (done % PROGRESS_STEP == 0 or done == len(items)):
+            bar.advance(done - bar.done)
 
 
 def _min_max(values: FloatArray) -> FloatArray:

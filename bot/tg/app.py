@@ -24,6 +24,7 @@ from telegram.ext import (
 from telegram.request import BaseRequest, HTTPXRequest
 
 from bot.config import Settings
+from bot.core.corpus import Article
 from bot.core.library import Library
 from bot.core.phrases import COMMANDS
 from bot.logs import Throttle
@@ -68,9 +69,10 @@ def build_application(
 ) -> App:
     """Build the bot's ``Application``.
 
-    Announcements kept in the store (channel posts) join ``library``. Tests pass ``request`` to
-    keep the bot off the network; the store defaults to the one in ``settings.data_dir``. Calls
-    are retried as :mod:`bot.tg.retry` explains, waiting ``retry_delays`` between attempts.
+    Announcements kept in the store (channel posts) join ``library`` unless it has them already.
+    Tests pass ``request`` to keep the bot off the network; the store defaults to the one in
+    ``settings.data_dir``. Calls are retried as :mod:`bot.tg.retry` explains, waiting
+    ``retry_delays`` between attempts.
     """
     if not settings.token:
         raise ValueError("a bot token is required")
@@ -109,7 +111,7 @@ def build_application(
         .post_shutdown(_post_shutdown)
         .build()
     )
-    application.bot_data[keys.LIBRARY] = library.replace(added=store.articles())
+    application.bot_data[keys.LIBRARY] = _with_stored(library, store.articles())
     application.bot_data[keys.STORE] = stores
     application.bot_data[keys.CHANNELS] = channels
     application.bot_data[METRICS] = metrics
@@ -120,6 +122,23 @@ def build_application(
     add_handlers(application)
     jobs.schedule(application, settings)
     return application
+
+
+def _with_stored(library: Library, stored: list[Article]) -> Library:
+    """``library`` with the ``stored`` announcements it lacks (and only then built again).
+
+    `serve` builds them in already, last (:func:`bot.loading.with_stored`): then reading as many
+    articles off the library's end as are stored finds them all, without making every article
+    of a saved library (they are made when read).
+    """
+    count = len(library.articles)
+    if not stored or (
+        count >= len(stored) and list(library.articles[count - len(stored) :]) == stored
+    ):
+        return library
+    current = {a.id: a for a in library.articles}
+    missing = [a for a in stored if current.get(a.id) != a]
+    return library.replace(added=missing) if missing else library
 
 
 def add_handlers(application: App) -> None:
