@@ -47,7 +47,7 @@ import numpy.typing as npt
 from bot.core.analysis import is_cjk, sentence_spans, tokenize
 from bot.core.corpus import DEFAULT_PASSAGE_CHARS, Article, Passage, split_corpus
 from bot.core.forms import Form, answer_form
-from bot.core.index import BM25Index, FloatArray, Variant, top_k
+from bot.core.index import BM25Index, FloatArray, TermIndex, Variant, top_k
 from bot.core.semantic import Embedder, EmbeddingCache, Vectors, embed_passages
 
 ARTICLE_WEIGHT = 0.9  # share of the article's score in a passage's score
@@ -117,7 +117,18 @@ class Library:
     passage of the article about it, not just the first. ``article_weight``, ``title_weight``
     ``pair_weight``, ``sentence_weight`` and ``sentence_coverage`` set the evidence described in
     the module's docstring; 0 turns the article score, the pairs or the sentence evidence off.
+
+    The indexes are typed by what scoring needs of them (:class:`~bot.core.index.TermIndex`): a
+    library served in segments (:mod:`bot.core.live`) puts views of its segments' indexes there.
+    Its ``removed_rows`` mark the passages of articles taken out since (None: there are none);
+    they score 0 and are never candidates.
     """
+
+    index: TermIndex
+    article_index: TermIndex
+    pair_index: TermIndex
+    sentence_index: TermIndex
+    removed_rows: npt.NDArray[np.bool_] | None = None
 
     def __init__(
         self,
@@ -233,11 +244,22 @@ class Library:
         return len(self.articles)
 
     def replace(self, added: Sequence[Article] = (), removed: Iterable[str] = ()) -> Library:
-        """Return a library with ``added`` articles put in (replacing same ids) and ids removed."""
+        """Return a library with ``added`` articles put in (replacing same ids) and ids removed.
+
+        It is built whole, from every article: :func:`bot.core.live.changed` makes the same
+        library's view in time proportional to the change.
+        """
         drop = set(removed) | {a.id for a in added}
         kept = [a for a in self.articles if a.id not in drop]
+        return self.like([*kept, *added])
+
+    def like(self, articles: Iterable[Article], *, embed: bool = True) -> Library:
+        """A library of ``articles`` with this one's settings, embedder and embedding cache.
+
+        Without ``embed`` it has no semantic stage: only its statistics are read.
+        """
         return Library(
-            [*kept, *added],
+            articles,
             passage_chars=self.passage_chars,
             variant=self.variant,
             k1=self.k1,
@@ -247,7 +269,7 @@ class Library:
             pair_weight=self.pair_weight,
             sentence_weight=self.sentence_weight,
             sentence_coverage=self.sentence_coverage,
-            embedder=self.embedder,
+            embedder=self.embedder if embed else None,
             cache=self.cache,
         )
 
@@ -293,17 +315,28 @@ class Library:
 
     def sentence_cosines(self, sentence: int, others: npt.NDArray[np.int64]) -> FloatArray:
         """The cosines of sentence ``sentence`` with the sentences ``others`` (index rows)."""
-        assert self.sentence_vectors is not None
-        cosines: FloatArray = (
-            self.sentence_vectors[others] @ self.sentence_vectors[sentence]
-        ).astype(np.float64)
+        vectors = self.sentence_vectors_at(np.append(others, sentence))
+        cosines: FloatArray = (vectors[:-1] @ vectors[-1]).astype(np.float64)
         return cosines
 
     def cosines(self, sentences: npt.NDArray[np.int64], vector: Vectors) -> FloatArray:
         """The cosines of the sentences ``sentences`` (index rows) with a question's vector."""
-        assert self.sentence_vectors is not None
-        result: FloatArray = (self.sentence_vectors[sentences] @ vector).astype(np.float64)
+        result: FloatArray = (self.sentence_vectors_at(sentences) @ vector).astype(np.float64)
         return result
+
+    def sentence_vectors_at(self, sentences: npt.NDArray[np.int64]) -> Vectors:
+        """The vectors of the sentences ``sentences`` (index rows)."""
+        assert self.sentence_vectors is not None
+        return self.sentence_vectors[sentences]
+
+    def similarities(self, vector: Vectors) -> tuple[FloatArray, FloatArray] | None:
+        """Every passage's and every sentence's cosine with ``vector`` (None without vectors)."""
+        if self.passage_vectors is None or self.sentence_vectors is None:
+            return None
+        return (
+            (self.passage_vectors @ vector).astype(np.float64),
+            (self.sentence_vectors @ vector).astype(np.float64),
+        )
 
     def sentence_text(self, sentence: int) -> str:
         """The text of sentence-index row ``sentence``."""
@@ -348,16 +381,21 @@ class Library:
         semantic stage, the fused score is the lexical one.
         """
         lexical = self.scores(query_terms, form) if query_terms else np.zeros(len(self.passages))
-        if vector is None or self.passage_vectors is None or self.sentence_vectors is None:
+        similarities = None if vector is None else self.similarities(vector)
+        if similarities is None:
             return Evidence(lexical, None, None, lexical)
-        passage = (self.passage_vectors @ vector).astype(np.float64)
-        sentence_sims = (self.sentence_vectors @ vector).astype(np.float64)
+        passage, sentence_sims = similarities
         sentence = self._best_sentence(sentence_sims, empty=-1.0)
         dense = (passage + sentence) / 2
+        live = (
+            np.arange(dense.size)
+            if self.removed_rows is None
+            else np.flatnonzero(~self.removed_rows)
+        )
         closest = (
-            np.argpartition(-dense, FUSION_DEPTH)[:FUSION_DEPTH]
-            if dense.size > FUSION_DEPTH
-            else np.arange(dense.size)
+            live[np.argpartition(-dense[live], FUSION_DEPTH)[:FUSION_DEPTH]]
+            if live.size > FUSION_DEPTH
+            else live
         )
         candidates = np.union1d([i for i, _ in top_k(lexical, FUSION_DEPTH)], closest).astype(
             np.int64
@@ -445,7 +483,7 @@ class Library:
         the feedback articles' scores. Of the terms not in the query, those weighing most times
         their idf are lent: a word that every article uses says nothing about the topic.
         """
-        best = np.zeros(len(self.articles))
+        best = np.zeros(len(self.article_terms))  # a view's removed articles too: they score 0
         np.maximum.at(best, self.article_of, scores)
         found = [(int(i), s) for i, s in top_k(best, FEEDBACK_ARTICLES)]
         total = sum(s for _, s in found)

@@ -1,0 +1,284 @@
+"""A library that takes changes in time proportional to the change: segments, and a merge later.
+
+Building a :class:`~bot.core.library.Library` tokenizes every article and builds four BM25
+indexes, some 100 s at 192k passages; a channel post must be searchable in milliseconds. So a
+change does not rebuild: :func:`changed` returns a :class:`LiveLibrary`, a view of
+
+- *segments*: the library it started from (the *base*), then one small library per change made of
+  the articles that change put in (tokenized and embedded now, and only they);
+- per segment, the ids of its articles taken out since (removed, or replaced by a later
+  segment's), whose rows stay in place but score 0 and are never candidates;
+- *graves*: small libraries of those taken-out articles, built again from their
+  :class:`~bot.core.corpus.Article` (passages, sentences and terms are derived from the article
+  alone), so that what they added to the statistics can be taken away.
+
+**Exact.** BM25 weighs a posting by the passage count N, the mean length and the term's document
+frequency df, which every change alters for every posting. A view scores each segment's postings
+at query time with the statistics of the whole (:class:`SegmentedIndex`): N and the total length
+are the segments' minus the graves', and a term's df the segments' df minus the graves'; the
+contributions are computed from the kept term frequencies and lengths
+(:meth:`~bot.core.index.BM25Index.add_scores_under`) with the formula the build uses. Everything
+the library derives from the indexes (article scores, best sentences and their share of the
+question, pairs, feedback terms and their idf) goes through those views, so a view scores every
+live passage as :meth:`Library.replace` would after the same changes, its rows in the same
+order (kept articles in order, then each change's articles), to rounding.
+
+**Cost.** A change costs its own articles' tokenizing and embedding, a grave of what it takes out,
+and stacking the segments' row tables (a few milliseconds at 192k passages); no vector array is
+copied, each segment keeps its own. Until a merge, a question's terms are scored from their
+postings' frequencies rather than stored contributions, several times the work of the base's
+precomputed path; :meth:`Library.replace` with no change (the *merge*) builds the plain library
+of the view's articles, and the edge runs it in the background (:mod:`bot.tg.changes`).
+
+Only Lucene's variant is served in segments: rank-bm25's (``"okapi"``) floors negative idfs at a
+share of the mean idf over the whole vocabulary, a statistic no segment holds; such a library
+is rebuilt on every change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+import numpy.typing as npt
+
+from bot.core.corpus import Article
+from bot.core.index import BM25Index, FloatArray, Statistics, TermIndex, lucene_idf
+from bot.core.library import Library
+from bot.core.semantic import Vectors
+
+Mask = npt.NDArray[np.bool_]
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    """A plain library in a view, with the ids of its articles taken out since it was made."""
+
+    library: Library
+    by_id: Mapping[str, Article]
+    removed: frozenset[str] = frozenset()
+
+    @classmethod
+    def of(cls, library: Library) -> Segment:
+        return cls(library, {a.id: a for a in library.articles})
+
+    def article_removed(self) -> Mask:
+        """Which of the segment's articles are taken out, in article order."""
+        if not self.removed:
+            return np.zeros(len(self.library.articles), dtype=bool)
+        return np.fromiter(
+            (a.id in self.removed for a in self.library.articles),
+            dtype=bool,
+            count=len(self.library.articles),
+        )
+
+
+class SegmentedIndex:
+    """One of a view's four indexes: its segments' indexes as one, under the whole's statistics.
+
+    ``parts`` are the segments' indexes, rows numbered one after the other; ``removed`` marks
+    the rows of taken-out articles (None: none), which score 0; ``graves`` the indexes of those
+    articles, whose passages and terms are subtracted from the statistics.
+    """
+
+    def __init__(
+        self, parts: Sequence[BM25Index], removed: Mask | None, graves: Sequence[BM25Index]
+    ) -> None:
+        self._parts = tuple(parts)
+        self._removed = removed
+        self._graves = tuple(graves)
+        self._starts = np.cumsum([0, *(len(p) for p in self._parts)])
+        own = [p.statistics() for p in self._parts]
+        gone = [g.statistics() for g in self._graves]
+        self.statistics = Statistics(
+            sum(s.passages for s in own) - sum(s.passages for s in gone),
+            sum(s.length for s in own) - sum(s.length for s in gone),
+        )
+
+    def __len__(self) -> int:
+        return int(self._starts[-1])
+
+    @cached_property
+    def vocabulary(self) -> Collection[str]:
+        """Every term some live passage has (made on first use: it reads every segment's)."""
+        terms: set[str] = set().union(*(p.vocabulary for p in self._parts))
+        terms.difference_update(
+            t for g in self._graves for t in g.vocabulary if self.document_frequency(t) == 0
+        )
+        return terms
+
+    def document_frequency(self, term: str) -> int:
+        """How many live passages contain ``term``."""
+        return sum(p.document_frequency(term) for p in self._parts) - sum(
+            g.document_frequency(term) for g in self._graves
+        )
+
+    def term_idf(self, term: str) -> float:
+        """Lucene's idf of ``term`` in the live passages (the rarest's if none has it)."""
+        frequency = np.array([self.document_frequency(term)], dtype=np.float64)
+        return float(lucene_idf(frequency, self.statistics.passages)[0])
+
+    def weighted_scores(self, query_weights: Mapping[str, float]) -> FloatArray:
+        """Every row's BM25 score for weighted query terms (see ``BM25Index.weighted_scores``)."""
+        query = [(t, float(w), self.term_idf(t)) for t, w in query_weights.items()]
+        scores = np.zeros(len(self), dtype=np.float64)
+        for part, start in zip(self._parts, self._starts, strict=False):
+            part.add_scores_under(query, self.statistics, scores[start : start + len(part)])
+        return self._live(scores)
+
+    def matched_weight(self, term_weights: Mapping[str, float]) -> FloatArray:
+        """For every row, the sum of ``term_weights`` of the terms it contains."""
+        return self._live(np.concatenate([p.matched_weight(term_weights) for p in self._parts]))
+
+    def _live(self, scores: FloatArray) -> FloatArray:
+        if self._removed is not None:
+            scores[self._removed] = 0.0
+        return scores
+
+
+class LiveLibrary(Library):
+    """A library served as segments (see the module's docstring): a :class:`Library` to callers.
+
+    ``articles`` are the live ones, in the order :meth:`Library.replace` would give them; the
+    row tables (``passages``, ``article_of``, ``sentence_first``...) span every segment's rows,
+    taken-out ones included, so that a row is a passage's position for every table.
+    """
+
+    def __init__(self, segments: Sequence[Segment], graves: Sequence[Library]) -> None:
+        base = segments[0].library
+        self.segments, self.graves = tuple(segments), tuple(graves)
+        self.passage_chars, self.variant, self.k1, self.b = (
+            base.passage_chars,
+            base.variant,
+            base.k1,
+            base.b,
+        )
+        self.article_weight, self.title_weight = base.article_weight, base.title_weight
+        self.pair_weight = base.pair_weight
+        self.sentence_weight, self.sentence_coverage = base.sentence_weight, base.sentence_coverage
+        self.embedder, self.cache = base.embedder, base.cache
+        # The question vectors depend on the question only: the views of one base share them.
+        self._queries, self._queries_lock = base._queries, base._queries_lock
+        self.passage_vectors = self.sentence_vectors = None  # each segment keeps its own
+        libraries = [s.library for s in self.segments]
+        self.articles = tuple(
+            a
+            for s in self.segments
+            for a in s.library.articles
+            if not s.removed or a.id not in s.removed
+        )
+        self.passages = [p for lib in libraries for p in lib.passages]
+        self.passage_terms = [t for lib in libraries for t in lib.passage_terms]
+        self.article_terms = [c for lib in libraries for c in lib.article_terms]
+        article_start = _starts(len(lib.articles) for lib in libraries)
+        passage_start = _starts(len(lib.passages) for lib in libraries)
+        sentence_start = _starts(len(lib.sentence_passage) for lib in libraries)
+        self.article_of = np.concatenate(
+            [lib.article_of + start for lib, start in zip(libraries, article_start, strict=False)]
+        )
+        self.article_first = _runs(libraries, "article_first", passage_start)
+        self.sentence_passage = np.concatenate(
+            [
+                lib.sentence_passage + start
+                for lib, start in zip(libraries, passage_start, strict=False)
+            ]
+        )
+        self.sentence_first = _runs(libraries, "sentence_first", sentence_start)
+        self._sentence_start = sentence_start
+        removed = [s.article_removed() for s in self.segments]
+        articles_removed = np.concatenate(removed)
+        passages_removed = np.concatenate(
+            [mask[lib.article_of] for mask, lib in zip(removed, libraries, strict=True)]
+        )
+        sentences_removed = passages_removed[self.sentence_passage]
+        self.removed_rows = passages_removed if passages_removed.any() else None
+
+        def view(kind: str, mask: Mask) -> SegmentedIndex:
+            return SegmentedIndex(
+                [_bm25(getattr(lib, kind)) for lib in libraries],
+                mask if mask.any() else None,
+                [_bm25(getattr(grave, kind)) for grave in self.graves],
+            )
+
+        self.index = view("index", passages_removed)
+        self.article_index = view("article_index", articles_removed)
+        self.pair_index = view("pair_index", passages_removed)
+        self.sentence_index = view("sentence_index", sentences_removed)
+
+    def similarities(self, vector: Vectors) -> tuple[FloatArray, FloatArray] | None:
+        """Every passage's and sentence's cosine with ``vector``, segment by segment."""
+        found = [s.library.similarities(vector) for s in self.segments]
+        if any(f is None for f in found):
+            return None
+        return (
+            np.concatenate([f[0] for f in found if f is not None]),
+            np.concatenate([f[1] for f in found if f is not None]),
+        )
+
+    def sentence_vectors_at(self, sentences: npt.NDArray[np.int64]) -> Vectors:
+        """The vectors of sentence rows ``sentences``, each read from its segment."""
+        segment = np.searchsorted(self._sentence_start, sentences, side="right") - 1
+        assert self.embedder is not None
+        vectors = np.empty((sentences.shape[0], self.embedder.dim), dtype=np.float32)
+        for number in np.unique(segment).tolist():
+            at = segment == number
+            local = sentences[at] - self._sentence_start[number]
+            vectors[at] = self.segments[number].library.sentence_vectors_at(local)
+        return vectors
+
+
+def changed(
+    library: Library, added: Sequence[Article] = (), removed: Iterable[str] = ()
+) -> Library:
+    """``library.replace(added, removed)``'s library, made in time proportional to the change."""
+    return combined(library, library.like(added), removed)
+
+
+def combined(library: Library, segment: Library, removed: Iterable[str] = ()) -> Library:
+    """``library`` with ``segment``'s articles put in (replacing the same ids) and ``removed`` out.
+
+    ``segment`` is ``library.like(added)``, the costly part of a change, which the edge makes
+    before it takes its turn to change the served library.
+    """
+    if library.variant != "lucene":  # see the module's docstring
+        return library.replace(segment.articles, removed)
+    drop = set(removed) | {a.id for a in segment.articles}
+    segments = list(library.segments) if isinstance(library, LiveLibrary) else [Segment.of(library)]
+    graves = list(library.graves) if isinstance(library, LiveLibrary) else []
+    taken: list[Article] = []
+    for number, old in enumerate(segments):
+        gone = {i for i in drop if i in old.by_id and i not in old.removed}
+        if gone:
+            segments[number] = Segment(old.library, old.by_id, old.removed | gone)
+            taken.extend(a for a in old.library.articles if a.id in gone)
+    if taken:
+        graves.append(library.like(taken, embed=False))
+    if segment.articles:
+        segments.append(Segment.of(segment))
+    if len(segments) == 1 and not graves:
+        return segments[0].library
+    return LiveLibrary(segments, graves)
+
+
+def _bm25(index: TermIndex) -> BM25Index:
+    """A segment's own index: a plain library's are always :class:`BM25Index`."""
+    if not isinstance(index, BM25Index):
+        raise TypeError(f"a segment must be a plain library, not one with a {type(index)}")
+    return index
+
+
+def _starts(sizes: Iterable[int]) -> npt.NDArray[np.int64]:
+    """Where each segment's rows start, and (last) how many rows there are in all."""
+    return np.cumsum([0, *sizes], dtype=np.int64)
+
+
+def _runs(
+    libraries: Sequence[Library], table: str, starts: npt.NDArray[np.int64]
+) -> npt.NDArray[np.int64]:
+    """A "first row of each run" table (``article_first``, ``sentence_first``) of all segments."""
+    parts = [
+        getattr(lib, table)[:-1] + start for lib, start in zip(libraries, starts, strict=False)
+    ]
+    return np.concatenate([*parts, starts[-1:]])
