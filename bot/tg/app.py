@@ -28,7 +28,7 @@ from bot.core.library import Library
 from bot.core.phrases import COMMANDS
 from bot.logs import Throttle
 from bot.store import AsyncStore, Store
-from bot.tg import admin, handlers, inline, jobs, keys
+from bot.tg import admin, changes, handlers, inline, jobs, keys
 from bot.tg.channels import ChannelList, StoringBot
 from bot.tg.metrics import METRICS, MeteredRequest, Metrics, serve_ops, stop_ops
 from bot.tg.retry import RATE_LIMIT_RETRIES, RETRY_DELAYS, RetryingRequest
@@ -167,7 +167,8 @@ async def _post_init(application: App) -> None:
 
 
 async def _post_shutdown(application: App) -> None:
-    """Stop the /healthz and /metrics server, finish the queued writes and close the store."""
+    """Stop the /healthz and /metrics server and any merge, finish the writes, close the store."""
     await stop_ops(application.bot_data)
+    await changes.stop_merging(application.bot_data)
     store: AsyncStore = application.bot_data[keys.STORE]
     await asyncio.to_thread(store.close)
