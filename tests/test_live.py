@@ -70,9 +70,9 @@ def live_rows(library: Library) -> npt.NDArray[np.bool_]:
 
 
 def assert_same_answers(live: Library, scratch: Library) -> None:
-    assert live.articles == scratch.articles
+    assert list(live.articles) == list(scratch.articles)
     rows = live_rows(live)
-    assert [live.passages[i] for i in np.flatnonzero(rows)] == scratch.passages
+    assert [live.passages[i] for i in np.flatnonzero(rows).tolist()] == list(scratch.passages)
     for question in QUESTIONS:
         terms = tokenize(question)
         vector = live.encode_query(question)

@@ -118,12 +118,16 @@ class Library:
     ``pair_weight``, ``sentence_weight`` and ``sentence_coverage`` set the evidence described in
     the module's docstring; 0 turns the article score, the pairs or the sentence evidence off.
 
-    The indexes are typed by what scoring needs of them (:class:`~bot.core.index.TermIndex`): a
-    library served in segments (:mod:`bot.core.live`) puts views of its segments' indexes there.
-    Its ``removed_rows`` mark the passages of articles taken out since (None: there are none);
-    they score 0 and are never candidates.
+    The tables and indexes are typed by what scoring needs of them (sequences,
+    :class:`~bot.core.index.TermIndex`): a library served in segments (:mod:`bot.core.live`)
+    puts views of its segments' there. Its ``removed_rows`` mark the passages of articles taken
+    out since (None: there are none); they score 0 and are never candidates.
     """
 
+    articles: Sequence[Article]
+    passages: Sequence[Passage]
+    passage_terms: Sequence[list[str]]  # each passage's terms, its title's first
+    article_terms: Sequence[Counter[str]]
     index: TermIndex
     article_index: TermIndex
     pair_index: TermIndex
@@ -146,18 +150,14 @@ class Library:
         embedder: Embedder | None = None,
         cache: EmbeddingCache | None = None,
     ) -> None:
-        self.articles: tuple[Article, ...] = tuple(articles)
+        self.articles = tuple(articles)
         self.passage_chars = passage_chars
-        self.passages: list[Passage] = split_corpus(self.articles, passage_chars)
+        self.passages = split_corpus(self.articles, passage_chars)
         title_terms = {a.id: tokenize(a.title) for a in self.articles}
-        self.passage_terms: list[list[str]] = [
-            title_terms[p.article.id] + tokenize(p.text) for p in self.passages
-        ]
+        self.passage_terms = [title_terms[p.article.id] + tokenize(p.text) for p in self.passages]
         self.index = BM25Index.build(self.passage_terms, k1=k1, b=b, variant=variant)
         # Each article's terms, title included once: what feedback reads as its language.
-        self.article_terms: list[Counter[str]] = [
-            Counter(title_terms[a.id] + tokenize(a.text)) for a in self.articles
-        ]
+        self.article_terms = [Counter(title_terms[a.id] + tokenize(a.text)) for a in self.articles]
         self.article_index = BM25Index.build(
             [
                 title_terms[a.id] * (title_weight - 1) + list(counts.elements())

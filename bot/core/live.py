@@ -24,8 +24,10 @@ live passage as :meth:`Library.replace` would after the same changes, its rows i
 order (kept articles in order, then each change's articles), to rounding.
 
 **Cost.** A change costs its own articles' tokenizing and embedding, a grave of what it takes out,
-and stacking the segments' row tables (a few milliseconds at 192k passages); no vector array is
-copied, each segment keeps its own. Until a merge, a question's terms are scored from their
+and stacking the segments' numeric row tables (a few milliseconds at 192k passages). Nothing is
+copied per article or passage in Python: the article, passage and term lists of the segments are
+read through as one (:class:`Rows`, :class:`Picked`, a bisection per access), and each segment
+keeps its own vectors. Until a merge, a question's terms are scored from their
 postings' frequencies rather than stored contributions, several times the work of the base's
 precomputed path; :meth:`Library.replace` with no change (the *merge*) builds the plain library
 of the view's articles, and the edge runs it in the background (:mod:`bot.tg.changes`).
@@ -37,9 +39,12 @@ is rebuilt on every change.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from bisect import bisect_right
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
+from itertools import accumulate, chain
+from typing import TypeVar, overload
 
 import numpy as np
 import numpy.typing as npt
@@ -50,29 +55,95 @@ from bot.core.library import Library
 from bot.core.semantic import Vectors
 
 Mask = npt.NDArray[np.bool_]
+T = TypeVar("T")
+
+
+class Rows(Sequence[T]):
+    """Several sequences read as one, in order, without copying them."""
+
+    def __init__(self, parts: Iterable[Sequence[T]]) -> None:
+        self._parts = tuple(p for p in parts if len(p))
+        self._starts = [0, *accumulate(len(p) for p in self._parts)]
+
+    def __len__(self) -> int:
+        return self._starts[-1]
+
+    @overload
+    def __getitem__(self, index: int) -> T: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[T]: ...
+
+    def __getitem__(self, index: int | slice) -> T | Sequence[T]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        if index < 0:
+            index += len(self)
+        if not 0 <= index < len(self):
+            raise IndexError(index)
+        part = bisect_right(self._starts, index) - 1
+        return self._parts[part][index - self._starts[part]]
+
+    def __iter__(self) -> Iterator[T]:
+        return chain.from_iterable(self._parts)
+
+
+class Picked(Sequence[T]):
+    """The items of ``items`` at ``positions``, in that order, without copying them."""
+
+    def __init__(self, items: Sequence[T], positions: npt.NDArray[np.int64]) -> None:
+        self._items, self._positions = items, positions
+
+    def __len__(self) -> int:
+        return int(self._positions.shape[0])
+
+    @overload
+    def __getitem__(self, index: int) -> T: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[T]: ...
+
+    def __getitem__(self, index: int | slice) -> T | Sequence[T]:
+        if isinstance(index, slice):
+            return Picked(self._items, self._positions[index])
+        return self._items[int(self._positions[index])]
+
+    def __iter__(self) -> Iterator[T]:
+        return (self._items[i] for i in self._positions.tolist())
 
 
 @dataclass(frozen=True, slots=True)
 class Segment:
-    """A plain library in a view, with the ids of its articles taken out since it was made."""
+    """A plain library in a view, with its articles taken out since it was made.
+
+    ``position`` maps an article id to its place in ``library.articles``; ``removed`` marks the
+    taken-out ones, and ``live`` lists the others (``library.articles`` itself if none is out).
+    """
 
     library: Library
-    by_id: Mapping[str, Article]
-    removed: frozenset[str] = frozenset()
+    position: Mapping[str, int]
+    removed: Mask
+    live: Sequence[Article]
 
     @classmethod
     def of(cls, library: Library) -> Segment:
-        return cls(library, {a.id: a for a in library.articles})
-
-    def article_removed(self) -> Mask:
-        """Which of the segment's articles are taken out, in article order."""
-        if not self.removed:
-            return np.zeros(len(self.library.articles), dtype=bool)
-        return np.fromiter(
-            (a.id in self.removed for a in self.library.articles),
-            dtype=bool,
-            count=len(self.library.articles),
+        return cls(
+            library,
+            {a.id: i for i, a in enumerate(library.articles)},
+            np.zeros(len(library.articles), dtype=bool),
+            library.articles,
         )
+
+    def live_ids(self, ids: Iterable[str]) -> list[str]:
+        """Those of ``ids`` that are live articles of this segment."""
+        return [i for i in ids if i in self.position and not self.removed[self.position[i]]]
+
+    def without(self, ids: Sequence[str]) -> Segment:
+        """This segment with the articles ``ids`` (live ones of it) taken out too."""
+        removed = self.removed.copy()
+        removed[[self.position[i] for i in ids]] = True
+        live = Picked(self.library.articles, np.flatnonzero(~removed))
+        return Segment(self.library, self.position, removed, live)
 
 
 class SegmentedIndex:
@@ -163,15 +234,10 @@ class LiveLibrary(Library):
         self._queries, self._queries_lock = base._queries, base._queries_lock
         self.passage_vectors = self.sentence_vectors = None  # each segment keeps its own
         libraries = [s.library for s in self.segments]
-        self.articles = tuple(
-            a
-            for s in self.segments
-            for a in s.library.articles
-            if not s.removed or a.id not in s.removed
-        )
-        self.passages = [p for lib in libraries for p in lib.passages]
-        self.passage_terms = [t for lib in libraries for t in lib.passage_terms]
-        self.article_terms = [c for lib in libraries for c in lib.article_terms]
+        self.articles = Rows(s.live for s in self.segments)
+        self.passages = Rows(lib.passages for lib in libraries)
+        self.passage_terms = Rows(lib.passage_terms for lib in libraries)
+        self.article_terms = Rows(lib.article_terms for lib in libraries)
         article_start = _starts(len(lib.articles) for lib in libraries)
         passage_start = _starts(len(lib.passages) for lib in libraries)
         sentence_start = _starts(len(lib.sentence_passage) for lib in libraries)
@@ -187,7 +253,7 @@ class LiveLibrary(Library):
         )
         self.sentence_first = _runs(libraries, "sentence_first", sentence_start)
         self._sentence_start = sentence_start
-        removed = [s.article_removed() for s in self.segments]
+        removed = [s.removed for s in self.segments]
         articles_removed = np.concatenate(removed)
         passages_removed = np.concatenate(
             [mask[lib.article_of] for mask, lib in zip(removed, libraries, strict=True)]
@@ -249,10 +315,10 @@ def combined(library: Library, segment: Library, removed: Iterable[str] = ()) ->
     graves = list(library.graves) if isinstance(library, LiveLibrary) else []
     taken: list[Article] = []
     for number, old in enumerate(segments):
-        gone = {i for i in drop if i in old.by_id and i not in old.removed}
+        gone = old.live_ids(drop)
         if gone:
-            segments[number] = Segment(old.library, old.by_id, old.removed | gone)
-            taken.extend(a for a in old.library.articles if a.id in gone)
+            segments[number] = old.without(gone)
+            taken.extend(old.library.articles[old.position[i]] for i in gone)
     if taken:
         graves.append(library.like(taken, embed=False))
     if segment.articles:
