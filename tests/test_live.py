@@ -149,3 +149,15 @@ def test_the_okapi_variant_is_rebuilt_rather_than_segmented() -> None:
     live = changed(base, [Article("b", "Park", "The park opens.")])
     assert not isinstance(live, LiveLibrary)
     assert [a.id for a in live.articles] == ["a", "b"]
+
+
+def test_a_view_reads_its_segments_lists_as_one() -> None:
+    base = Library([Article(f"a{i}", "Park", "The park opens.") for i in range(3)])
+    live = changed(base, [Article("b", "Ferry", "The ferry sails.")], ["a1"])
+    ids = ["a0", "a2", "b"]
+    assert [a.id for a in live.articles] == ids
+    assert [live.articles[i].id for i in range(-3, 3)] == ids * 2
+    assert [a.id for a in live.articles[1:]] == ids[1:]
+    with pytest.raises(IndexError):
+        live.articles[3]
+    assert len(live.passages) == 4  # a1's passage keeps its row, never scored

@@ -58,7 +58,30 @@ Mask = npt.NDArray[np.bool_]
 T = TypeVar("T")
 
 
-class Rows(Sequence[T]):
+class _Lookup(Sequence[T]):
+    """A read-only sequence whose items are found elsewhere (see :meth:`_item`)."""
+
+    @overload
+    def __getitem__(self, index: int) -> T: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[T]: ...
+
+    def __getitem__(self, index: int | slice) -> T | Sequence[T]:
+        if isinstance(index, slice):
+            return [self._item(i) for i in range(*index.indices(len(self)))]
+        if index < 0:
+            index += len(self)
+        if not 0 <= index < len(self):
+            raise IndexError(index)
+        return self._item(index)
+
+    def _item(self, index: int) -> T:
+        """Item ``index``, which is in range."""
+        raise NotImplementedError
+
+
+class Rows(_Lookup[T]):
     """Several sequences read as one, in order, without copying them."""
 
     def __init__(self, parts: Iterable[Sequence[T]]) -> None:
@@ -68,19 +91,7 @@ class Rows(Sequence[T]):
     def __len__(self) -> int:
         return self._starts[-1]
 
-    @overload
-    def __getitem__(self, index: int) -> T: ...
-
-    @overload
-    def __getitem__(self, index: slice) -> Sequence[T]: ...
-
-    def __getitem__(self, index: int | slice) -> T | Sequence[T]:
-        if isinstance(index, slice):
-            return [self[i] for i in range(*index.indices(len(self)))]
-        if index < 0:
-            index += len(self)
-        if not 0 <= index < len(self):
-            raise IndexError(index)
+    def _item(self, index: int) -> T:
         part = bisect_right(self._starts, index) - 1
         return self._parts[part][index - self._starts[part]]
 
@@ -88,7 +99,7 @@ class Rows(Sequence[T]):
         return chain.from_iterable(self._parts)
 
 
-class Picked(Sequence[T]):
+class Picked(_Lookup[T]):
     """The items of ``items`` at ``positions``, in that order, without copying them."""
 
     def __init__(self, items: Sequence[T], positions: npt.NDArray[np.int64]) -> None:
@@ -97,15 +108,7 @@ class Picked(Sequence[T]):
     def __len__(self) -> int:
         return int(self._positions.shape[0])
 
-    @overload
-    def __getitem__(self, index: int) -> T: ...
-
-    @overload
-    def __getitem__(self, index: slice) -> Sequence[T]: ...
-
-    def __getitem__(self, index: int | slice) -> T | Sequence[T]:
-        if isinstance(index, slice):
-            return Picked(self._items, self._positions[index])
+    def _item(self, index: int) -> T:
         return self._items[int(self._positions[index])]
 
     def __iter__(self) -> Iterator[T]:
