@@ -14,9 +14,9 @@ into a lexical library (SEMANTIC off: the engine's figure). Then, in one process
   removal of a base article. Median and each time, in milliseconds;
 - *question after*: the same questions on the view those changes made (the base scored under the
   new statistics, see :mod:`bot.core.live`);
-- *during merge*: the view merged into one library (``replace()``) in a thread, as the bot does,
-  while the main thread answers the questions again and again until it ends: the merge's time
-  and the questions' p50/p99 meanwhile (both share the GIL and two cores);
+- *during merge*: the view merged into one library (:func:`bot.core.live.merge`) in a thread, as
+  the bot does, while the main thread answers the questions again and again until it ends: the
+  merge's time and the questions' p50/p99 meanwhile (both share the GIL and two cores);
 - peak memory (``ru_maxrss``) after the base is built, and at the end (the merge holds the base
   and the merged library at once);
 - with ``--semantic``, the real model's cost of embedding one post (its passages and sentences,
@@ -37,7 +37,7 @@ from pathlib import Path
 from bot.core.answer import answer
 from bot.core.corpus import Article, load_corpus
 from bot.core.library import Library
-from bot.core.live import changed
+from bot.core.live import changed, merge, prepared
 from bot.core.semantic import E5Embedder
 from bot.evaluate import load_eval_set
 
@@ -85,7 +85,7 @@ def main() -> None:
     questions = [q.text for q in eval_set.queries[: args.n]]
 
     started = time.perf_counter()
-    base = Library(replicated(corpus, args.copies))
+    base = prepared(Library(replicated(corpus, args.copies)))  # as the bot serves it
     print(
         f"base: {len(base.passages)} passages, {len(base)} articles, built in"
         f" {time.perf_counter() - started:.0f} s; peak RSS {rss_mb():.0f} MB"
@@ -114,8 +114,8 @@ def main() -> None:
     print(f"edit of a post: {edited:.1f} ms; removal of a base article: {removed:.1f} ms")
     print("question after:", percentiles([answer_ms(library, q) for q in questions]))
 
-    merge: list[float] = []
-    merger = threading.Thread(target=lambda: merge.append(ms(library.replace)))
+    merging: list[float] = []
+    merger = threading.Thread(target=lambda: merging.append(ms(partial(merge, library))))
     merger.start()
     during = []
     while merger.is_alive():
@@ -124,7 +124,7 @@ def main() -> None:
             if not merger.is_alive():
                 break
     merger.join()
-    print(f"merge: {merge[0] / 1000:.0f} s; question during merge:", percentiles(during))
+    print(f"merge: {merging[0] / 1000:.0f} s; question during merge:", percentiles(during))
     print(f"peak RSS at the end: {rss_mb():.0f} MB")
 
     if args.semantic:

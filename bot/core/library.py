@@ -39,6 +39,7 @@ import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from itertools import pairwise
 
 import numpy as np
@@ -242,6 +243,13 @@ class Library:
 
     def __len__(self) -> int:
         return len(self.articles)
+
+    @cached_property
+    def article_position(self) -> Mapping[str, int]:
+        """Each article's place in ``articles``, by id, made on first use: a dict of every article
+        costs tens of milliseconds at 100k articles (see :func:`bot.core.live.prepared`).
+        """
+        return {a.id: i for i, a in enumerate(self.articles)}
 
     def replace(self, added: Sequence[Article] = (), removed: Iterable[str] = ()) -> Library:
         """Return a library with ``added`` articles put in (replacing same ids) and ids removed.

@@ -29,8 +29,8 @@ copied per article or passage in Python: the article, passage and term lists of 
 read through as one (:class:`Rows`, :class:`Picked`, a bisection per access), and each segment
 keeps its own vectors. Until a merge, a question's terms are scored from their
 postings' frequencies rather than stored contributions, several times the work of the base's
-precomputed path; :meth:`Library.replace` with no change (the *merge*) builds the plain library
-of the view's articles, and the edge runs it in the background (:mod:`bot.tg.changes`).
+precomputed path; :func:`merge` builds the plain library of the view's articles, and the edge
+runs it in the background (:mod:`bot.tg.changes`).
 
 Only Lucene's variant is served in segments: rank-bm25's (``"okapi"``) floors negative idfs at a
 share of the mean idf over the whole vocabulary, a statistic no segment holds; such a library
@@ -132,7 +132,7 @@ class Segment:
     def of(cls, library: Library) -> Segment:
         return cls(
             library,
-            {a.id: i for i, a in enumerate(library.articles)},
+            library.article_position,
             np.zeros(len(library.articles), dtype=bool),
             library.articles,
         )
@@ -329,6 +329,21 @@ def combined(library: Library, segment: Library, removed: Iterable[str] = ()) ->
     if len(segments) == 1 and not graves:
         return segments[0].library
     return LiveLibrary(segments, graves)
+
+
+def merge(library: Library) -> Library:
+    """The plain library of ``library``'s articles (a view's segments merged), :func:`prepared`."""
+    return prepared(library.replace())
+
+
+def prepared(library: Library) -> Library:
+    """``library``, with what its first change reads made now (``article_position``).
+
+    Libraries are prepared where they are built, in the background or at start-up, rather than
+    by a change, which a question may be waiting for.
+    """
+    _ = library.article_position
+    return library
 
 
 def _bm25(index: TermIndex) -> BM25Index:

@@ -25,6 +25,7 @@ from telegram.request import BaseRequest, HTTPXRequest
 
 from bot.config import Settings
 from bot.core.library import Library
+from bot.core.live import prepared
 from bot.core.phrases import COMMANDS
 from bot.logs import Throttle
 from bot.store import AsyncStore, Store
@@ -109,7 +110,7 @@ def build_application(
         .post_shutdown(_post_shutdown)
         .build()
     )
-    application.bot_data[keys.LIBRARY] = library.replace(added=store.articles())
+    application.bot_data[keys.LIBRARY] = prepared(library.replace(added=store.articles()))
     application.bot_data[keys.STORE] = stores
     application.bot_data[keys.CHANNELS] = channels
     application.bot_data[METRICS] = metrics

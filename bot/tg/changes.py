@@ -28,11 +28,12 @@ import threading
 from collections.abc import Callable, Iterable, MutableMapping, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, TypeVar
 
 from bot.core.corpus import Article
 from bot.core.library import Library
-from bot.core.live import LiveLibrary, combined
+from bot.core.live import LiveLibrary, combined, merge
 from bot.store import AsyncStore
 from bot.tg.keys import LIBRARY, STORE
 
@@ -149,7 +150,7 @@ async def _merge(bot_data: MutableMapping[Any, Any], state: _Changes) -> None:
             return
         state.journal = []
         try:
-            merged = await _in_daemon_thread(snapshot.replace)
+            merged = await _in_daemon_thread(partial(merge, snapshot))
             async with state.lock:
                 journal, state.journal = state.journal, None
                 chain = [snapshot, *(a.after for a in journal)]
