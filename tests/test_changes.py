@@ -104,3 +104,22 @@ async def test_questions_and_posts_go_on_during_a_merge_and_the_merge_keeps_them
     assert {"Halo S4 launch", "Pebble P2 recall"} <= titles
     text = await ask(offline_app, recording_request, "When does the Halo S4 go on sale?", 9)
     assert "3 March" in text
+
+
+async def test_changes_made_during_a_merge_are_applied_to_its_result(
+    library: Library, gate: Gate, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(changes, "MERGE_DELAY", 0.0)
+    monkeypatch.setattr(LiveLibrary, "replace", gate.wrap(LiveLibrary.replace, lambda _: True))
+    bot_data: dict[str, Any] = {LIBRARY: library}
+    first, second = BULK[0], BULK[1]
+    await changes.change_library(bot_data, [first])
+    await gate.reached()
+    edited = Article(first.id, first.title, "Office 0 stays where it is.")
+    await changes.change_library(bot_data, [edited, second], removed=[library.articles[0].id])
+    gate.released.set()
+    await changes.merging_done(bot_data)
+    served: Library = bot_data[LIBRARY]
+    assert not isinstance(served, LiveLibrary)
+    assert list(served.articles) == [*library.articles[1:], edited, second]
+    assert served.search("where does office 0 stay")[0].article == edited
