@@ -121,12 +121,16 @@ class Segment:
 
     ``position`` maps an article id to its place in ``library.articles``; ``removed`` marks the
     taken-out ones, and ``live`` lists the others (``library.articles`` itself if none is out).
+    ``passages_removed`` and ``sentences_removed`` mark their passage and sentence rows: made once
+    per removal, not by every later change's view.
     """
 
     library: Library
     position: Mapping[str, int]
     removed: Mask
     live: Sequence[Article]
+    passages_removed: Mask
+    sentences_removed: Mask
 
     @classmethod
     def of(cls, library: Library) -> Segment:
@@ -135,7 +139,13 @@ class Segment:
             library.article_position,
             np.zeros(len(library.articles), dtype=bool),
             library.articles,
+            np.zeros(len(library.passages), dtype=bool),
+            np.zeros(len(library.sentence_passage), dtype=bool),
         )
+
+    @property
+    def has_removed(self) -> bool:
+        return len(self.live) < len(self.library.articles)
 
     def live_ids(self, ids: Iterable[str]) -> list[str]:
         """Those of ``ids`` that are live articles of this segment."""
@@ -146,7 +156,9 @@ class Segment:
         removed = self.removed.copy()
         removed[[self.position[i] for i in ids]] = True
         live = Picked(self.library.articles, np.flatnonzero(~removed))
-        return Segment(self.library, self.position, removed, live)
+        passages = removed[self.library.article_of]
+        sentences = passages[self.library.sentence_passage]
+        return Segment(self.library, self.position, removed, live, passages, sentences)
 
 
 class SegmentedIndex:
@@ -256,25 +268,25 @@ class LiveLibrary(Library):
         )
         self.sentence_first = _runs(libraries, "sentence_first", sentence_start)
         self._sentence_start = sentence_start
-        removed = [s.removed for s in self.segments]
-        articles_removed = np.concatenate(removed)
-        passages_removed = np.concatenate(
-            [mask[lib.article_of] for mask, lib in zip(removed, libraries, strict=True)]
-        )
-        sentences_removed = passages_removed[self.sentence_passage]
-        self.removed_rows = passages_removed if passages_removed.any() else None
 
-        def view(kind: str, mask: Mask) -> SegmentedIndex:
+        def removed(rows: str) -> Mask | None:
+            """The rows of taken-out articles in one table, None if there are none."""
+            if not any(s.has_removed for s in self.segments):
+                return None
+            return np.concatenate([getattr(s, rows) for s in self.segments])
+
+        def view(kind: str, mask: Mask | None) -> SegmentedIndex:
             return SegmentedIndex(
                 [_bm25(getattr(lib, kind)) for lib in libraries],
-                mask if mask.any() else None,
+                mask,
                 [_bm25(getattr(grave, kind)) for grave in self.graves],
             )
 
-        self.index = view("index", passages_removed)
-        self.article_index = view("article_index", articles_removed)
-        self.pair_index = view("pair_index", passages_removed)
-        self.sentence_index = view("sentence_index", sentences_removed)
+        self.removed_rows = removed("passages_removed")
+        self.index = view("index", self.removed_rows)
+        self.article_index = view("article_index", removed("removed"))
+        self.pair_index = view("pair_index", self.removed_rows)
+        self.sentence_index = view("sentence_index", removed("sentences_removed"))
 
     def similarities(self, vector: Vectors) -> tuple[FloatArray, FloatArray] | None:
         """Every passage's and sentence's cosine with ``vector``, segment by segment."""
