@@ -11,7 +11,8 @@ into a lexical library (SEMANTIC off: the engine's figure). Then, in one process
 - *post visible*: ``--posts`` posts (new ids, the text of the corpus's first articles) are put in
   one after the other with :func:`bot.core.live.changed`, each timed until the library that
   answers questions with it is returned (what the bot swaps in); then one edit of a post and one
-  removal of a base article. Median and each time, in milliseconds;
+  removal of a base article. Median and each time, in milliseconds; then the same posts through
+  :func:`bot.tg.changes.change_library`, the bot's path (thread hops, the lock, the swap);
 - *question after*: the same questions on the view those changes made (the base scored under the
   new statistics, see :mod:`bot.core.live`);
 - *during merge*: the view merged into one library (:func:`bot.core.live.merge`) in a thread, as
@@ -26,6 +27,7 @@ into a lexical library (SEMANTIC off: the engine's figure). Then, in one process
 from __future__ import annotations
 
 import argparse
+import asyncio
 import resource
 import statistics
 import threading
@@ -40,6 +42,8 @@ from bot.core.library import Library
 from bot.core.live import changed, merge, prepared
 from bot.core.semantic import E5Embedder
 from bot.evaluate import load_eval_set
+from bot.tg.changes import change_library, stop_merging
+from bot.tg.keys import LIBRARY
 
 
 def rss_mb() -> float:
@@ -61,6 +65,18 @@ def percentiles(times: Sequence[float]) -> str:
     ordered = sorted(times)
     p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
     return f"p50 {statistics.median(ordered):.1f} ms, p99 {p99:.1f} ms ({len(ordered)} questions)"
+
+
+async def through_the_edge(library: Library, posts: Sequence[Article]) -> list[float]:
+    """Each post's time through the bot's own path: its thread hops, the lock, the swap."""
+    bot_data: dict[str, object] = {LIBRARY: library}
+    times = []
+    for post in posts:
+        started = time.perf_counter()
+        await change_library(bot_data, [Article(f"edge-{post.id}", post.title, post.text)])
+        times.append((time.perf_counter() - started) * 1000)
+    await stop_merging(bot_data)  # the merge is timed below, on its own
+    return times
 
 
 def replicated(articles: Sequence[Article], copies: int) -> list[Article]:
@@ -113,6 +129,11 @@ def main() -> None:
     removed = ms(lambda: changed(library, removed=[base.articles[0].id]))
     print(f"edit of a post: {edited:.1f} ms; removal of a base article: {removed:.1f} ms")
     print("question after:", percentiles([answer_ms(library, q) for q in questions]))
+    through = asyncio.run(through_the_edge(library, posts))
+    print(
+        f"post visible through change_library: median {statistics.median(through):.1f} ms"
+        f" ({', '.join(f'{t:.1f}' for t in through)})"
+    )
 
     merging: list[float] = []
     merger = threading.Thread(target=lambda: merging.append(ms(partial(merge, library))))
