@@ -89,6 +89,7 @@ async def test_questions_and_posts_go_on_during_a_merge_and_the_merge_keeps_them
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(changes, "MERGE_DELAY", 0.0)
+    monkeypatch.setattr(changes, "MERGE_PARTS", 2)  # the base and one change
     monkeypatch.setattr(LiveLibrary, "replace", gate.wrap(LiveLibrary.replace, lambda _: True))
     await feed(offline_app, make_channel_post_update(POST, message_id=31))
     assert isinstance(offline_app.bot_data[LIBRARY], LiveLibrary)
@@ -110,6 +111,7 @@ async def test_changes_made_during_a_merge_are_applied_to_its_result(
     library: Library, gate: Gate, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(changes, "MERGE_DELAY", 0.0)
+    monkeypatch.setattr(changes, "MERGE_PARTS", 2)  # the base and one change
     monkeypatch.setattr(LiveLibrary, "replace", gate.wrap(LiveLibrary.replace, lambda _: True))
     bot_data: dict[str, Any] = {LIBRARY: library}
     first, second = BULK[0], BULK[1]
@@ -123,3 +125,10 @@ async def test_changes_made_during_a_merge_are_applied_to_its_result(
     assert not isinstance(served, LiveLibrary)
     assert list(served.articles) == [*library.articles[1:], edited, second]
     assert served.search("where does office 0 stay")[0].article == edited
+
+
+async def test_a_view_of_few_changes_is_served_without_merging(library: Library) -> None:
+    bot_data: dict[str, Any] = {LIBRARY: library}
+    await changes.change_library(bot_data, [BULK[0]])
+    await changes.merging_done(bot_data)  # none is due: this returns at once
+    assert isinstance(bot_data[LIBRARY], LiveLibrary)

@@ -11,9 +11,12 @@ A change takes milliseconds and never waits for a rebuild (:mod:`bot.core.live`)
    always answered from a whole library, the old or the new. A change whose starting library
    was swapped under it anyway (by code that sets ``bot_data`` directly, as tests do) is
    combined again with the new one rather than dropping what that added;
-3. ``MERGE_DELAY`` seconds after the last change, the view's articles are built into one plain
-   library in a background thread (some 100 s at 192k passages, during which questions and
-   changes go on), and swapped in after the changes made meanwhile are applied to it again.
+3. once the view has ``MERGE_PARTS`` segments and graves, ``MERGE_DELAY`` seconds after the
+   last change, its articles are built into one plain library in a background thread, and
+   swapped in after the changes made meanwhile are applied to it again. Questions and changes go
+   on during the merge, but slower: it rebuilds everything (100 s at 192k passages on an idle
+   machine, ten minutes on a busy one) and holds the GIL most of that time, so a question's
+   numpy steps wait for it (docs/benchmarks.md: p50 3 times the usual during a merge).
 
 The merge runs in a daemon thread rather than the event loop's executor: stopping the bot then
 never waits for a merge, whose work is only lost, not needed (the view it replaces is exact).
@@ -44,6 +47,12 @@ _STATE = "library_changes"
 # several /add, is merged once. Until then a question pays only for scoring the base's postings
 # from their frequencies (see bot.core.live), a few milliseconds at 192k passages.
 MERGE_DELAY = 10.0
+# Segments and graves a view holds before it is merged. Each adds a little to every question (a
+# pass over its postings per term and index) and to every change (its tables stacked again);
+# a merge costs minutes of slower questions at 192k passages. At 57k passages, 100 SQuAD
+# questions took p50 5.6 ms on the plain library, 8.0 with 16 parts, 9.3 with 64 (a loaded
+# machine): at 16, a channel of a few posts a day is merged every few days.
+MERGE_PARTS = 16
 
 T = TypeVar("T")
 
@@ -115,7 +124,7 @@ async def change_library(
         for i in ids:
             if state.pending.get(i) is turn:
                 del state.pending[i]
-    if isinstance(new, LiveLibrary):
+    if _due(new):
         state.changed.set()
         if state.merging is None or state.merging.done():
             state.merging = asyncio.ensure_future(_merge(bot_data, state))
@@ -139,14 +148,14 @@ async def stop_merging(bot_data: MutableMapping[Any, Any]) -> None:
 
 
 async def _merge(bot_data: MutableMapping[Any, Any], state: _Changes) -> None:
-    """Merge the served view's segments whenever ``MERGE_DELAY`` seconds pass without a change."""
+    """Merge the served view once it is due and ``MERGE_DELAY`` seconds pass without a change."""
     while True:
         with contextlib.suppress(TimeoutError):
             while True:
                 state.changed.clear()
                 await asyncio.wait_for(state.changed.wait(), MERGE_DELAY)
         snapshot: Library = bot_data[LIBRARY]
-        if not isinstance(snapshot, LiveLibrary):
+        if not _due(snapshot):
             return
         state.journal = []
         try:
@@ -163,7 +172,7 @@ async def _merge(bot_data: MutableMapping[Any, Any], state: _Changes) -> None:
                         combined, merged, change.segment, change.removed
                     )
                 bot_data[LIBRARY] = merged
-            if not isinstance(merged, LiveLibrary):
+            if not _due(merged):
                 return
         except Exception:
             # The view stays served, and is exact: a failed merge costs only question time.
@@ -171,6 +180,14 @@ async def _merge(bot_data: MutableMapping[Any, Any], state: _Changes) -> None:
             return
         finally:
             state.journal = None
+
+
+def _due(library: Library) -> bool:
+    """Whether ``library`` is a view with enough parts to be merged."""
+    return (
+        isinstance(library, LiveLibrary)
+        and len(library.segments) + len(library.graves) >= MERGE_PARTS
+    )
 
 
 async def _in_daemon_thread(work: Callable[[], T]) -> T:
