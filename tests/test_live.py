@@ -161,3 +161,4 @@ def test_a_view_reads_its_segments_lists_as_one() -> None:
     with pytest.raises(IndexError):
         live.articles[3]
     assert len(live.passages) == 4  # a1's passage keeps its row, never scored
+    assert live.passage_count == 3

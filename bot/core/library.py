@@ -244,6 +244,12 @@ class Library:
     def __len__(self) -> int:
         return len(self.articles)
 
+    @property
+    def passage_count(self) -> int:
+        """How many passages can be found: a view's rows of removed articles left out."""
+        removed = 0 if self.removed_rows is None else int(np.count_nonzero(self.removed_rows))
+        return len(self.passages) - removed
+
     @cached_property
     def article_position(self) -> Mapping[str, int]:
         """Each article's place in ``articles``, by id, made on first use: a dict of every article
