@@ -14,9 +14,9 @@ A change takes milliseconds and never waits for a rebuild (:mod:`bot.core.live`)
 3. once the view has ``MERGE_PARTS`` segments and graves, ``MERGE_DELAY`` seconds after the
    last change, its articles are built into one plain library in a background thread, and
    swapped in after the changes made meanwhile are applied to it again. Questions and changes go
-   on during the merge, but slower: it rebuilds everything (100 s at 192k passages on an idle
-   machine, ten minutes on a busy one) and holds the GIL most of that time, so a question's
-   numpy steps wait for it (docs/benchmarks.md: p50 3 times the usual during a merge).
+   on during the merge, but slower: it rebuilds everything (ten minutes at 192k passages on the
+   busy 2-core machine) and holds the GIL most of that time, so a question's numpy steps wait
+   for it (docs/benchmarks.md: p50 3 times the usual during a merge, p99 10 times).
 
 The merge runs in a daemon thread rather than the event loop's executor: stopping the bot then
 never waits for a merge, whose work is only lost, not needed (the view it replaces is exact).
@@ -50,7 +50,7 @@ MERGE_DELAY = 10.0
 # Segments and graves a view holds before it is merged. Each adds a little to every question (a
 # pass over its postings per term and index) and to every change (its tables stacked again);
 # a merge costs minutes of slower questions at 192k passages. At 57k passages, 100 SQuAD
-# questions took p50 5.6 ms on the plain library, 8.0 with 16 parts, 9.3 with 64 (a loaded
+# questions took p50 5.6 ms on the plain library, 8.0 with 17 parts, 9.3 with 65 (a loaded
 # machine): at 16, a channel of a few posts a day is merged every few days.
 MERGE_PARTS = 16
 
