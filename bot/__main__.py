@@ -53,7 +53,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    configure_logging(settings.log_level, settings.token)
+    configure_logging(settings.log_level, secrets(settings))
     command: Any = args.func
     try:
         code: int = command(args, settings)
@@ -227,10 +227,15 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         return 0
 
 
+def secrets(settings: Settings) -> list[str]:
+    """What no log line or error message may show: the bot token and the webhook's secret."""
+    return [*token_secrets(settings.token), *filter(None, [settings.webhook_secret])]
+
+
 def _fail(settings: Settings, message: str, error: Exception) -> int:
     """Report a start-up failure in one line (the traceback only at DEBUG); exit code 2."""
     log.debug("start-up failed", exc_info=error)
-    redactor = Redactor(token_secrets(settings.token))
+    redactor = Redactor(secrets(settings))
     print(f"error: {redactor.redact(message)}", file=sys.stderr)
     return 2
 

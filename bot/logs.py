@@ -3,9 +3,10 @@
 The bot token is a password, yet it sits in every Bot API URL (``…/bot<token>/sendMessage``), and
 libraries put it in their own records: PTB logs ``Set Bot API URL: …/bot<token>`` at DEBUG and
 names a rejected token in ``InvalidToken``; httpx logs request URLs at INFO and its exceptions
-carry them. Silencing loggers one by one would miss the next library, so :class:`Redactor` sits
-on the root handlers and rewrites every record that reaches them, whichever logger and level it
-came from: the formatted message, the exception text and the stack.
+carry them. The webhook's secret is a password too, and PTB logs the ``setWebhook`` call that
+carries it at DEBUG. Silencing loggers one by one would miss the next library, so
+:class:`Redactor` sits on the root handlers and rewrites every record that reaches them, whichever
+logger and level it came from: the formatted message, the exception text and the stack.
 """
 
 from __future__ import annotations
@@ -118,10 +119,10 @@ def token_secrets(token: str | None) -> list[str]:
     return [*whole, secret] if len(secret) >= 8 else whole
 
 
-def configure_logging(level: str, token: str | None) -> Redactor:
-    """Log to standard error at ``level``, with ``token`` masked in every record."""
+def configure_logging(level: str, secrets: Iterable[str]) -> Redactor:
+    """Log to standard error at ``level``, with ``secrets`` masked in every record."""
     logging.basicConfig(format=FORMAT, level=level, stream=sys.stderr)
-    redactor = Redactor(token_secrets(token))
+    redactor = Redactor(secrets)
     for handler in logging.getLogger().handlers:
         if logging.getLogger().getEffectiveLevel() > logging.DEBUG:
             handler.addFilter(OneLineFailures())  # first: the redactor masks what it writes

@@ -1,4 +1,5 @@
 import datetime as dt
+from collections.abc import Sequence
 
 import pytest
 
@@ -267,6 +268,28 @@ def test_a_when_question_quotes_the_sentence_with_a_date() -> None:
     form = answer_form("When does the Halo ship?")
     dated = pick_sentences(text, {"ship": 1.0}, 600, title="Halo", form=form)
     assert "".join(r.text for r in dated) == "The Halo ships on 4 May 2026."
+
+
+def test_with_meaning_a_where_question_quotes_the_sentence_with_the_place() -> None:
+    # The sentence naming the subject is closest in meaning, as it is to every question about
+    # it; the one with the place comes close behind and is the answer.
+    lead = "Marrowby Motors will open order books for the Vireo electric SUV on 3 February."
+    place = "The Vireo will be built at the company's refitted plant in Foleshill."
+    other = "Test drives at dealers will begin in the spring, the company said today."
+    cosines = {lead: 0.90, place: 0.88, other: 0.80}
+
+    def similarity(title: str, texts: Sequence[str]) -> list[float]:
+        assert title == "Vireo order books"
+        return [cosines[t.strip()] for t in texts]
+
+    text = f"{lead} {place} {other}"
+    weights = {"vireo": 1.0, "made": 1.0}  # no word of the place's sentence but the title's
+    form = answer_form("Where will the Vireo be made?")
+    runs = pick_sentences(text, weights, 100, "Vireo order books", form, similarity)
+    assert "".join(r.text for r in runs) == place
+    # Without the form, the closest sentence wins.
+    runs = pick_sentences(text, weights, 100, "Vireo order books", None, similarity)
+    assert "".join(r.text for r in runs) == lead
 
 
 def test_the_answers_form_counts_when_the_title_has_every_question_word() -> None:

@@ -16,6 +16,35 @@ from bot.core.forms import answer_form
         ),
         ("How much is the pass?", "A pass costs sixty euros.", "A pass is cheap."),
         ("Who leads the team?", "The team is led by Ana Silva.", "The team is large."),
+        # A question about money asks for a sum, not for any number ...
+        (
+            "What does the clinic charge if I miss an appointment?",
+            "A missed appointment costs £40.",
+            "The policy starts on 1 September 2025.",
+        ),
+        (
+            "How much extra will I pay a year?",
+            "The typical bill rises by £96 a year.",
+            "Prices rise on 1 April for 2 million homes.",
+        ),
+        ("How much did the Series C raise?", "It raised 48 million dollars.", "It has 310 staff."),
+        # ... but "how many" and "what percentage" still ask for a number.
+        ("How many staff will the fund pay for?", "It pays for 120 jobs.", "It pays for jobs."),
+        ("What percentage of revenue is from Asia?", "Asia gives 12% of it.", "Asia grows."),
+        ("How long is the warranty?", "The warranty lasts 2 years.", "The warranty is generous."),
+        # ... and "what date" a date, whatever it is about.
+        ("What date is the deposit due?", "It is due on 3 February.", "It is £500."),
+        # "Where" asks for a place: a name after a preposition of place, not any name.
+        (
+            "Where will the Vireo be built?",
+            "It will be built at the Foleshill plant.",
+            "Marrowby will build it from 2026.",
+        ),
+        (
+            "where can I try the returnable cups",
+            "The trial runs in Leeds and Sheffield.",
+            "The trial runs in March, Brambleway said.",
+        ),
         # A question's own year, number or name answers nothing.
         ("When did the 1973 crisis begin?", "It began in October 1973.", "The 1973 crisis began."),
         ("Who founded Halo Labs?", "Halo Labs was founded by Ana Silva.", "It is Halo Labs."),

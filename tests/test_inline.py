@@ -10,13 +10,14 @@ from telegram import InputTextMessageContent
 from telegram.ext import InlineQueryHandler
 
 from bot.core.answer import TITLE_CHARS
-from bot.core.corpus import Article
+from bot.core.corpus import Article, load_corpus
 from bot.core.library import Library
+from bot.core.semantic import E5Embedder, EmbeddingCache
 from bot.tg import inline
 from bot.tg.app import App
 from bot.tg.keys import LIBRARY
 from tests.auxil.bot_api import JSONDict, RecordingRequest, make_inline_query_update
-from tests.conftest import feed
+from tests.conftest import DATA, feed
 
 FERRY = "Harbour ferry moves to a winter timetable"
 FERRY_SOURCE = (
@@ -201,3 +202,33 @@ def test_long_texts_are_clipped_for_the_list_and_the_message() -> None:
 def test_empty_library_has_no_results() -> None:
     assert inline.inline_results(Library([]), "") == ([], "")
     assert inline.inline_results(Library([]), "ferry") == ([], "")
+
+
+@pytest.fixture(scope="module")
+def semantic_library(tmp_path_factory: pytest.TempPathFactory) -> Library:
+    """The fixture corpus with the real model's semantic stage."""
+    cache = EmbeddingCache(tmp_path_factory.mktemp("embeddings"))
+    return Library(load_corpus(DATA / "good").articles, embedder=E5Embedder(), cache=cache)
+
+
+async def test_with_meaning_a_question_in_other_words_lists_its_answer(
+    app: App, recording_request: RecordingRequest, semantic_library: Library
+) -> None:
+    app.bot_data[LIBRARY] = semantic_library
+    # "boat", "late" and "catch" are not in the article: "ferry", "last crossing" and "leaves" are.
+    params = await ask_inline(
+        app, recording_request, "How late can I catch a boat across the harbour?"
+    )
+    [first, *_] = params["results"]
+    assert first["title"] == FERRY
+    assert "22:10" in first["description"]
+    assert "The last crossing leaves Pier 3 at 22:10." in message_of(first)
+    assert FERRY_SOURCE in message_of(first)
+
+
+async def test_with_meaning_what_the_chat_would_decline_lists_nothing(
+    app: App, recording_request: RecordingRequest, semantic_library: Library
+) -> None:
+    app.bot_data[LIBRARY] = semantic_library
+    params = await ask_inline(app, recording_request, "Who won the football final in 2019?")
+    assert params["results"] == []

@@ -121,14 +121,17 @@ def test_a_webhook_without_a_secret_is_refused(
 class WebhookBot(Bot):
     """``announcements-bot serve --webhook-url ...`` in its own process."""
 
-    def __init__(self, server: FakeBotApiServer, data_dir: Path) -> None:
+    def __init__(
+        self, server: FakeBotApiServer, data_dir: Path, env: dict[str, str] | None = None
+    ) -> None:
         self.port, self.metrics_port = free_port(), free_port()
         self.url = f"http://127.0.0.1:{self.port}/telegram/hook"
         options = [
             *("--webhook-url", self.url, "--listen", "127.0.0.1", "--port", str(self.port)),
             *("--metrics-port", str(self.metrics_port)),
         ]
-        super().__init__(server, data_dir, options=options, env={"WEBHOOK_SECRET": SECRET})
+        environment = {"WEBHOOK_SECRET": SECRET, **(env or {})}
+        super().__init__(server, data_dir, options=options, env=environment)
 
 
 @pytest.fixture
@@ -148,6 +151,19 @@ async def wait_until_healthy(client: httpx.AsyncClient, bot: Bot, metrics_port: 
             pass
         await asyncio.sleep(0.1)
     raise AssertionError("the bot never became healthy")
+
+
+async def test_the_webhook_secret_is_masked_in_debug_logs(
+    fake_server: FakeBotApiServer, tmp_path: Path, client: httpx.AsyncClient
+) -> None:
+    bot = WebhookBot(fake_server, tmp_path, env={"LOG_LEVEL": "DEBUG"})
+    try:
+        await wait_until_healthy(client, bot, bot.metrics_port)
+        assert fake_server.sent("setWebhook")[-1]["secret_token"] == SECRET
+    finally:
+        stderr = bot.stop()
+    assert "setWebhook" in stderr  # PTB's debug line of the call that carries the secret
+    assert SECRET not in stderr
 
 
 async def test_webhook_end_to_end_with_and_without_the_secret(

@@ -1,11 +1,18 @@
 """Inline mode: "@bot question" in any chat lists the passages that answer it.
 
-Inline queries arrive as the user types, so they are answered from the index alone, with no Bot
-API call but ``answerInlineQuery``. The result-building functions are pure, to be tested apart.
+Inline queries arrive as the user types, so they are answered from the library alone, with no Bot
+API call but ``answerInlineQuery``, off the event loop. The result-building functions are pure, to
+be tested apart.
+
+With the semantic stage, a question lists what a chat would answer, judged the same way
+(:func:`bot.core.answer.answer`): first the article it would quote, with the sentences it would
+quote, then the others that rank nearly as well; a question the chat would decline lists nothing.
+Without it, the passages that cover the question's words, several of an article if they do.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 
 from telegram import InlineQueryResultArticle, InputTextMessageContent, Update
@@ -17,6 +24,7 @@ from bot.core.answer import (
     MIN_COVERAGE,
     Answer,
     Status,
+    answer,
     cite_html,
     clip,
     coverage,
@@ -44,8 +52,8 @@ async def inline_query(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     query = update.inline_query
     if query is None:
         return
-    results, next_offset = inline_results(
-        library_of(context), query.query, language_of(update), query.offset
+    results, next_offset = await asyncio.to_thread(
+        inline_results, library_of(context), query.query, language_of(update), query.offset
     )
     # No next page is sent as no next_offset: PTB 22's ExtBot (with Defaults) turns "" into [],
     # which Telegram would take for an offset and ask again.
@@ -69,7 +77,11 @@ def inline_results(
     # The offset is the next_offset of our previous answer; anything else starts over.
     start = int(offset) if offset.isdigit() else 0
     end = start + PAGE
-    if query.strip():
+    if query.strip() and library.embedder is not None:
+        replies = answers(library, query)
+        results = [reply_result(reply, lang) for reply in replies(start, end)]
+        total = len(replies)
+    elif query.strip():
         query_terms = tokenize(query)
         weights = question_weights(library, query_terms)
         hits = covering_passages(library, query_terms, weights, answer_form(query))
@@ -80,6 +92,46 @@ def inline_results(
         results = [article_result(article, lang) for article in articles[start:end]]
         total = len(articles)
     return results, str(end) if end < total else ""
+
+
+class Replies:
+    """The answers a question gets with the semantic stage, one per article, made when asked for.
+
+    The first is the chat's answer (with its "Updated" line when a later announcement changed
+    it); the others quote the other articles that answer nearly as well, as "More" would.
+    """
+
+    def __init__(self, library: Library, first: Answer) -> None:
+        self._library, self._first = library, first
+
+    def __len__(self) -> int:
+        return len(self._first.matches) if self._first.answered else 0
+
+    def __call__(self, start: int, end: int) -> list[Answer]:
+        """The answers from ``start`` up to ``end``; their sentences are chosen now."""
+        hits = self._first.matches[start:end] if self._first.answered else ()
+        if not hits:
+            return []
+        question = self._first.question
+        weights = question_weights(self._library, tokenize(question))
+        form = answer_form(question)
+        similarity = self._library.similarity(self._library.encode_query(question))
+        return [
+            self._first
+            if start + i == 0
+            else Answer(
+                question,
+                Status.ANSWERED,
+                snippet=tuple(quote(hit, weights, form=form, similarity=similarity)),
+                hit=hit,
+            )
+            for i, hit in enumerate(hits)
+        ]
+
+
+def answers(library: Library, question: str) -> Replies:
+    """What ``question`` is answered with, the semantic stage judging (see :class:`Replies`)."""
+    return Replies(library, answer(library, question))
 
 
 def covering_passages(
@@ -107,6 +159,18 @@ def passage_result(
         result_id("passage", hit.article.id, hit.passage.position),
         hit.article,
         snippet,
+        render_html(reply, lang),
+    )
+
+
+def reply_result(reply: Answer, lang: Language = "en") -> InlineQueryResultArticle:
+    """List an answer by its article's title, date and quote; choosing it sends the answer."""
+    assert reply.hit is not None
+    hit = reply.hit
+    return _result(
+        result_id("passage", hit.article.id, hit.passage.position),
+        hit.article,
+        "".join(run.text for run in reply.snippet),
         render_html(reply, lang),
     )
 
