@@ -53,6 +53,13 @@ frequency, so :meth:`BM25Index.replace` (passages removed, others appended) prod
 arrays :meth:`BM25Index.build` would from the resulting passages, without their tokens: N, the
 mean length and document frequencies change every contribution, so it sorts all postings again.
 
+**Other statistics.** A library served in segments (:mod:`bot.core.live`) scores each segment's
+postings with the statistics of the whole (:class:`Statistics`, and every term's idf from its
+document frequency in the whole): :meth:`BM25Index.add_scores_under` computes those
+contributions at query time from the kept term frequencies and passage lengths, with the formula
+:func:`_finish` uses at build time. :class:`TermIndex` is what a library scores through, an index
+or a view of several.
+
 **Saved form.** :meth:`BM25Index.save` writes a directory: ``manifest.json`` (format name,
 ``FORMAT_VERSION``, parameters, and for each file its dtype, shape, byte size, SHA-256 and CRC-32),
 ``vocabulary.json`` (the terms in row order) and one ``.npy`` file per array, written without
@@ -72,12 +79,12 @@ import shutil
 import tempfile
 import zlib
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import chain
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -133,6 +140,36 @@ def okapi_idf(n: FloatArray, total: int, epsilon: float) -> FloatArray:
         floor = epsilon * float(idf.mean())
         idf = np.where(idf < 0, floor, idf)
     return idf
+
+
+@dataclass(frozen=True, slots=True)
+class Statistics:
+    """What BM25 weighs a posting against: how many passages there are, and their total length."""
+
+    passages: int
+    length: int
+
+    @property
+    def avgdl(self) -> float:
+        """The mean passage length (1 for a library of none or of empty passages, as at build)."""
+        return self.length / self.passages if self.passages and self.length else 1.0
+
+
+class TermIndex(Protocol):
+    """What a library scores passages through: a :class:`BM25Index`, or a view of several."""
+
+    @property
+    def vocabulary(self) -> Collection[str]: ...
+
+    def __len__(self) -> int: ...
+
+    def document_frequency(self, term: str) -> int: ...
+
+    def term_idf(self, term: str) -> float: ...
+
+    def weighted_scores(self, query_weights: Mapping[str, float]) -> FloatArray: ...
+
+    def matched_weight(self, term_weights: Mapping[str, float]) -> FloatArray: ...
 
 
 # The arrays of an index, as saved: attribute name -> dtype.
@@ -262,6 +299,41 @@ class BM25Index:
         if self.variant == "lucene":
             return float(lucene_idf(zero, len(self))[0])
         return math.log(len(self) + 0.5) - math.log(0.5)
+
+    def statistics(self) -> Statistics:
+        """The index's own statistics: those its stored contributions were computed with."""
+        return Statistics(len(self), int(self.doc_lengths.sum(dtype=np.int64)))
+
+    def add_scores_under(
+        self,
+        query: Sequence[tuple[str, float, float]],
+        statistics: Statistics,
+        scores: FloatArray,
+    ) -> None:
+        """Add ``query``'s (term, weight, idf) contributions to ``scores`` under other statistics.
+
+        The contributions are those :meth:`build` would store in an index whose passage count,
+        mean length and idfs were ``statistics`` and the given idfs: computed now, from the kept
+        term frequencies and passage lengths, for the query terms' postings only.
+        """
+        scale = 1.0 if self.variant == "lucene" else self.k1 + 1.0
+        avgdl = statistics.avgdl
+        for term, weight, idf in query:
+            row = self.vocabulary.get(term)
+            if row is None:
+                continue
+            lo, hi = self.offsets[row], self.offsets[row + 1]
+            ids = self.passage_ids[lo:hi]
+            tf = self.frequencies[lo:hi].astype(np.float64)
+            norm = self.doc_lengths[ids].astype(np.float64)
+            norm *= self.b
+            norm /= avgdl
+            norm += 1.0 - self.b
+            norm *= self.k1
+            norm += tf
+            tf *= scale
+            tf /= norm
+            scores[ids] += weight * (tf * idf)
 
     def scores(self, query_tokens: Sequence[str]) -> FloatArray:
         """Return the BM25 score of every passage for the query, in build order."""

@@ -39,6 +39,7 @@ import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from itertools import pairwise
 from typing import TypeVar
 
@@ -48,7 +49,7 @@ import numpy.typing as npt
 from bot.core.analysis import is_cjk, sentence_spans, tokenize
 from bot.core.corpus import DEFAULT_PASSAGE_CHARS, Article, Passage, split_corpus
 from bot.core.forms import Form, answer_form
-from bot.core.index import BM25Index, FloatArray, Variant, top_k
+from bot.core.index import BM25Index, FloatArray, TermIndex, Variant, top_k
 from bot.core.semantic import (
     PROGRESS_FROM,
     Embedder,
@@ -283,8 +284,23 @@ class Library:
     the module's docstring; 0 turns the article score, the pairs or the sentence evidence off.
 
     ``Library(articles, ...)`` derives its parts from the articles; :meth:`from_parts` assembles
-    one from parts already made (loaded from disk, or changed incrementally).
+    one from parts already made (loaded from disk).
+
+    The tables and indexes are typed by what scoring needs of them (sequences,
+    :class:`~bot.core.index.TermIndex`): a library served in segments (:mod:`bot.core.live`)
+    puts views of its segments' there. Its ``removed_rows`` mark the passages of articles taken
+    out since (None: there are none); they score 0 and are never candidates.
     """
+
+    articles: Sequence[Article]
+    passages: Sequence[Passage]
+    passage_terms: Sequence[list[str]]  # each passage's terms, its title's first
+    article_terms: Sequence[Counter[str]]
+    index: TermIndex
+    article_index: TermIndex
+    pair_index: TermIndex
+    sentence_index: TermIndex
+    removed_rows: npt.NDArray[np.bool_] | None = None
 
     def __init__(
         self,
@@ -365,12 +381,37 @@ class Library:
     def __len__(self) -> int:
         return len(self.articles)
 
+    @property
+    def passage_count(self) -> int:
+        """How many passages can be found: a view's rows of removed articles left out."""
+        removed = 0 if self.removed_rows is None else int(np.count_nonzero(self.removed_rows))
+        return len(self.passages) - removed
+
+    @cached_property
+    def article_position(self) -> Mapping[str, int]:
+        """Each article's place in ``articles``, by id, made on first use: a dict of every article
+        costs tens of milliseconds at 100k articles (see :func:`bot.core.live.prepared`).
+        """
+        return {a.id: i for i, a in enumerate(self.articles)}
+
     def replace(self, added: Sequence[Article] = (), removed: Iterable[str] = ()) -> Library:
-        """Return a library with ``added`` articles put in (replacing same ids) and ids removed."""
+        """Return a library with ``added`` articles put in (replacing same ids) and ids removed.
+
+        It is built whole, from every article: :func:`bot.core.live.changed` makes the same
+        library's view in time proportional to the change.
+        """
         drop = set(removed) | {a.id for a in added}
         kept = [a for a in self.articles if a.id not in drop]
-        parts = LibraryParts.derive([*kept, *added], self.config, self.embedder, self.cache)
-        return Library.from_parts(parts, self.config, self.embedder, self.cache)
+        return self.like([*kept, *added])
+
+    def like(self, articles: Iterable[Article], *, embed: bool = True) -> Library:
+        """A library of ``articles`` with this one's settings, embedder and embedding cache.
+
+        Without ``embed`` it has no semantic stage: only its statistics are read.
+        """
+        embedder = self.embedder if embed else None
+        parts = LibraryParts.derive(articles, self.config, embedder, self.cache)
+        return Library.from_parts(parts, self.config, embedder, self.cache)
 
     def encode_query(self, text: str) -> Vectors | None:
         """The question's vector, or None without a semantic stage.
@@ -414,17 +455,28 @@ class Library:
 
     def sentence_cosines(self, sentence: int, others: npt.NDArray[np.int64]) -> FloatArray:
         """The cosines of sentence ``sentence`` with the sentences ``others`` (index rows)."""
-        assert self.sentence_vectors is not None
-        cosines: FloatArray = (
-            self.sentence_vectors[others] @ self.sentence_vectors[sentence]
-        ).astype(np.float64)
+        vectors = self.sentence_vectors_at(np.append(others, sentence))
+        cosines: FloatArray = (vectors[:-1] @ vectors[-1]).astype(np.float64)
         return cosines
 
     def cosines(self, sentences: npt.NDArray[np.int64], vector: Vectors) -> FloatArray:
         """The cosines of the sentences ``sentences`` (index rows) with a question's vector."""
-        assert self.sentence_vectors is not None
-        result: FloatArray = (self.sentence_vectors[sentences] @ vector).astype(np.float64)
+        result: FloatArray = (self.sentence_vectors_at(sentences) @ vector).astype(np.float64)
         return result
+
+    def sentence_vectors_at(self, sentences: npt.NDArray[np.int64]) -> Vectors:
+        """The vectors of the sentences ``sentences`` (index rows)."""
+        assert self.sentence_vectors is not None
+        return self.sentence_vectors[sentences]
+
+    def similarities(self, vector: Vectors) -> tuple[FloatArray, FloatArray] | None:
+        """Every passage's and every sentence's cosine with ``vector`` (None without vectors)."""
+        if self.passage_vectors is None or self.sentence_vectors is None:
+            return None
+        return (
+            (self.passage_vectors @ vector).astype(np.float64),
+            (self.sentence_vectors @ vector).astype(np.float64),
+        )
 
     def sentence_text(self, sentence: int) -> str:
         """The text of sentence-index row ``sentence``."""
@@ -469,16 +521,21 @@ class Library:
         semantic stage, the fused score is the lexical one.
         """
         lexical = self.scores(query_terms, form) if query_terms else np.zeros(len(self.passages))
-        if vector is None or self.passage_vectors is None or self.sentence_vectors is None:
+        similarities = None if vector is None else self.similarities(vector)
+        if similarities is None:
             return Evidence(lexical, None, None, lexical)
-        passage = (self.passage_vectors @ vector).astype(np.float64)
-        sentence_sims = (self.sentence_vectors @ vector).astype(np.float64)
+        passage, sentence_sims = similarities
         sentence = self._best_sentence(sentence_sims, empty=-1.0)
         dense = (passage + sentence) / 2
+        live = (
+            np.arange(dense.size)
+            if self.removed_rows is None
+            else np.flatnonzero(~self.removed_rows)
+        )
         closest = (
-            np.argpartition(-dense, FUSION_DEPTH)[:FUSION_DEPTH]
-            if dense.size > FUSION_DEPTH
-            else np.arange(dense.size)
+            live[np.argpartition(-dense[live], FUSION_DEPTH)[:FUSION_DEPTH]]
+            if live.size > FUSION_DEPTH
+            else live
         )
         candidates = np.union1d([i for i, _ in top_k(lexical, FUSION_DEPTH)], closest).astype(
             np.int64
@@ -566,7 +623,7 @@ class Library:
         the feedback articles' scores. Of the terms not in the query, those weighing most times
         their idf are lent: a word that every article uses says nothing about the topic.
         """
-        best = np.zeros(len(self.articles))
+        best = np.zeros(len(self.article_terms))  # a view's removed articles too: they score 0
         np.maximum.at(best, self.article_of, scores)
         found = [(int(i), s) for i, s in top_k(best, FEEDBACK_ARTICLES)]
         total = sum(s for _, s in found)

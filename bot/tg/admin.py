@@ -258,7 +258,7 @@ async def stats(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         "stats",
         lang,
         articles=len(library.articles),
-        passages=len(library.passages),
+        passages=library.passage_count,
         terms=len(library.index.vocabulary),
         questions=today.questions,
     )

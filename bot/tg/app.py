@@ -26,10 +26,11 @@ from telegram.request import BaseRequest, HTTPXRequest
 from bot.config import Settings
 from bot.core.corpus import Article
 from bot.core.library import Library
+from bot.core.live import changed, prepared
 from bot.core.phrases import COMMANDS
 from bot.logs import Throttle
 from bot.store import AsyncStore, Store
-from bot.tg import admin, handlers, inline, jobs, keys
+from bot.tg import admin, changes, handlers, inline, jobs, keys
 from bot.tg.channels import ChannelList, StoringBot
 from bot.tg.metrics import METRICS, MeteredRequest, Metrics, serve_ops, stop_ops
 from bot.tg.retry import RATE_LIMIT_RETRIES, RETRY_DELAYS, RetryingRequest
@@ -138,7 +139,7 @@ def _with_stored(library: Library, stored: list[Article]) -> Library:
         return library
     current = {a.id: a for a in library.articles}
     missing = [a for a in stored if current.get(a.id) != a]
-    return library.replace(added=missing) if missing else library
+    return changed(library, added=missing) if missing else library
 
 
 def add_handlers(application: App) -> None:
@@ -165,7 +166,13 @@ def add_handlers(application: App) -> None:
 
 
 async def _post_init(application: App) -> None:
-    """Publish the command menu, in English and in Chinese, and the admins' own."""
+    """Publish the command menu, in English and in Chinese, and the admins' own; prepare the
+    library for its first change.
+    """
+    # What a first change reads (every article's position) is made now, off the event loop: at
+    # start-up it would delay serving (a saved library makes its articles only when read), and
+    # made by the first channel post it would delay the question waiting for that post.
+    asyncio.get_running_loop().run_in_executor(None, prepared, application.bot_data[keys.LIBRARY])
     for lang, commands in COMMANDS.items():
         await application.bot.set_my_commands(
             [BotCommand(name, description) for name, description in commands],
@@ -186,7 +193,8 @@ async def _post_init(application: App) -> None:
 
 
 async def _post_shutdown(application: App) -> None:
-    """Stop the /healthz and /metrics server, finish the queued writes and close the store."""
+    """Stop the /healthz and /metrics server and any merge, finish the writes, close the store."""
     await stop_ops(application.bot_data)
+    await changes.stop_merging(application.bot_data)
     store: AsyncStore = application.bot_data[keys.STORE]
     await asyncio.to_thread(store.close)

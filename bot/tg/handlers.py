@@ -399,7 +399,8 @@ async def channel_update(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     store.write_later(
         f"channel post {article.id}", store.store.save_article, article, origin=origin
     )
-    # Indexing (and embedding) the post is CPU work: off the event loop, one change at a time.
+    # Indexing (and embedding) the post is CPU work, off the event loop; it touches only the post
+    # (bot.tg.changes), so it takes milliseconds even while a large change or a merge runs.
     indexing = asyncio.ensure_future(change_library(context.bot_data, added=[article]))
     pending: set[asyncio.Future[Library]] = context.bot_data.setdefault(PENDING_POSTS, set())
     pending.add(indexing)

@@ -61,7 +61,7 @@ class Metrics:
         articles = Gauge(f"{PREFIX}_articles", "Announcements served", registry=self.registry)
         articles.set_function(lambda: len(lib) if (lib := self.library()) else 0)
         passages = Gauge(f"{PREFIX}_passages", "Passages indexed", registry=self.registry)
-        passages.set_function(lambda: len(lib.passages) if (lib := self.library()) else 0)
+        passages.set_function(lambda: lib.passage_count if (lib := self.library()) else 0)
 
     def _counter(self, name: str, documentation: str) -> Counter:
         return Counter(f"{PREFIX}_{name}", documentation, registry=self.registry)
