@@ -45,7 +45,7 @@ from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from itertools import accumulate, chain
-from typing import TypeVar, overload
+from typing import TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -53,36 +53,14 @@ import numpy.typing as npt
 from bot.core.corpus import Article
 from bot.core.index import BM25Index, FloatArray, Statistics, TermIndex, lucene_idf
 from bot.core.library import Library
+from bot.core.rows import ItemSequence
 from bot.core.semantic import Vectors
 
 Mask = npt.NDArray[np.bool_]
 T = TypeVar("T")
 
 
-class _Lookup(Sequence[T]):
-    """A read-only sequence whose items are found elsewhere (see :meth:`_item`)."""
-
-    @overload
-    def __getitem__(self, index: int) -> T: ...
-
-    @overload
-    def __getitem__(self, index: slice) -> Sequence[T]: ...
-
-    def __getitem__(self, index: int | slice) -> T | Sequence[T]:
-        if isinstance(index, slice):
-            return [self._item(i) for i in range(*index.indices(len(self)))]
-        if index < 0:
-            index += len(self)
-        if not 0 <= index < len(self):
-            raise IndexError(index)
-        return self._item(index)
-
-    def _item(self, index: int) -> T:
-        """Item ``index``, which is in range."""
-        raise NotImplementedError
-
-
-class Rows(_Lookup[T]):
+class Rows(ItemSequence[T]):
     """Several sequences read as one, in order, without copying them."""
 
     def __init__(self, parts: Iterable[Sequence[T]]) -> None:
@@ -100,7 +78,7 @@ class Rows(_Lookup[T]):
         return chain.from_iterable(self._parts)
 
 
-class Picked(_Lookup[T]):
+class Picked(ItemSequence[T]):
     """The items of ``items`` at ``positions``, in that order, without copying them."""
 
     def __init__(self, items: Sequence[T], positions: npt.NDArray[np.int64]) -> None:

@@ -55,13 +55,12 @@ import json
 import mmap
 import os
 import zlib
-from abc import abstractmethod
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, TypeVar, overload
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -79,6 +78,7 @@ from bot.core.index import (
 )
 from bot.core.index import _read_manifest as _read_index_manifest
 from bot.core.library import LibraryConfig, LibraryParts
+from bot.core.rows import ItemSequence
 
 FORMAT_NAME = "announcements-bot library"
 FORMAT_VERSION = 1
@@ -109,7 +109,6 @@ CHECK_BLOCK = 1 << 22
 _DERIVING = (analysis, corpus, index, library)
 # Surrogates that a JSON corpus may hold (a lone "\ud800") survive the trip through UTF-8.
 _TEXT_ERRORS = "surrogatepass"
-T = TypeVar("T")
 
 
 class SavedLibraryError(IndexFormatError):
@@ -309,27 +308,7 @@ def index_of(parts: LibraryParts, name: str) -> BM25Index:
     return found
 
 
-class _Made(Sequence[T]):
-    """A sequence whose items are made when asked for (:meth:`_make`), not kept."""
-
-    @abstractmethod
-    def _make(self, row: int) -> T: ...
-
-    @overload
-    def __getitem__(self, row: int) -> T: ...
-
-    @overload
-    def __getitem__(self, row: slice) -> list[T]: ...
-
-    def __getitem__(self, row: int | slice) -> T | list[T]:
-        if isinstance(row, slice):
-            return [self._make(i) for i in range(*row.indices(len(self)))]
-        if not -len(self) <= row < len(self):
-            raise IndexError(f"item {row} of {len(self)}")
-        return self._make(row % len(self))
-
-
-class SavedArticles(_Made[Article]):
+class SavedArticles(ItemSequence[Article]):
     """A saved library's articles, each made the first time it is asked for, then kept.
 
     Nothing is read per article at load time: at 100k articles, making them all took longer
@@ -353,7 +332,7 @@ class SavedArticles(_Made[Article]):
     def __len__(self) -> int:
         return int(self._text_ends.shape[0])
 
-    def _make(self, row: int) -> Article:
+    def _item(self, row: int) -> Article:
         made = self._made[row]
         if made is None:
             made = self._made[row] = self._read(row)
@@ -392,7 +371,7 @@ def _fits(blob: npt.NDArray[np.uint8], ends: npt.NDArray[np.int64]) -> bool:
     return bool(ends[0] >= 0 and ends[-1] == blob.shape[0] and (np.diff(ends) >= 0).all())
 
 
-class SavedPassages(_Made[Passage]):
+class SavedPassages(ItemSequence[Passage]):
     """A saved library's passages, each made when asked for from the mapped arrays."""
 
     def __init__(
@@ -409,7 +388,7 @@ class SavedPassages(_Made[Passage]):
     def __len__(self) -> int:
         return int(self._article.shape[0])
 
-    def _make(self, row: int) -> Passage:
+    def _item(self, row: int) -> Passage:
         return Passage(
             self._articles[int(self._article[row])],
             int(self._position[row]),
@@ -418,7 +397,7 @@ class SavedPassages(_Made[Passage]):
         )
 
 
-class PassageTerms(_Made[list[str]]):
+class PassageTerms(ItemSequence[list[str]]):
     """Each passage's terms (its article's title first), tokenized again when asked for."""
 
     def __init__(self, passages: Sequence[Passage]) -> None:
@@ -427,12 +406,12 @@ class PassageTerms(_Made[list[str]]):
     def __len__(self) -> int:
         return len(self._passages)
 
-    def _make(self, row: int) -> list[str]:
+    def _item(self, row: int) -> list[str]:
         passage = self._passages[row]
         return tokenize(passage.article.title) + tokenize(passage.text)
 
 
-class ArticleTerms(_Made[Counter[str]]):
+class ArticleTerms(ItemSequence[Counter[str]]):
     """Each article's term counts (title once), made when asked for from the mapped arrays."""
 
     def __init__(
@@ -448,7 +427,7 @@ class ArticleTerms(_Made[Counter[str]]):
     def __len__(self) -> int:
         return int(self._ends.shape[0])
 
-    def _make(self, row: int) -> Counter[str]:
+    def _item(self, row: int) -> Counter[str]:
         if self._terms is None:  # the vocabulary by row, once: most loads never need it
             self._terms = sorted(self._index.vocabulary, key=self._index.vocabulary.__getitem__)
         terms = self._terms
