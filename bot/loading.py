@@ -7,9 +7,14 @@ vectors already computed, kept in ``DATA_DIR/embeddings``; ``SEMANTIC=off`` buil
 ``DATA_DIR/library`` (:mod:`bot.core.saved`) and load it instead of building again when it was
 made from the same corpus files (their content's SHA-256), the same stored announcements (channel
 posts, admins', feeds'), the same settings and model: a start then reads no corpus file but to
-hash it. Anything else (a file added, edited or deleted, a new post, another ``PASSAGE_CHARS``)
-builds the library again and saves it; a saved library that is damaged is reported with a
-warning and built again too, so the bot always starts.
+hash it. When only the corpus or the stored announcements changed (a file added, edited or
+deleted, a new post), the saved library is loaded and brought up to date in segments
+(:func:`bot.core.live.changed`): only the articles added, edited or removed are tokenized and
+embedded, and scores are those of a library built from scratch. Past ``REBUILD_SHARE`` of the
+articles changed, or when anything else changed (another ``PASSAGE_CHARS``, model or code), the
+library is built again and saved; a saved library that is damaged is reported with a warning and
+built again too, so the bot always starts. ``announcements-bot index`` builds and saves it
+whatever changed.
 """
 
 from __future__ import annotations
@@ -18,11 +23,13 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 from bot.config import Settings
 from bot.core.corpus import Article, corpus_files, load_corpus
 from bot.core.library import Library, LibraryConfig, LibraryParts
+from bot.core.live import changed
 from bot.core.saved import (
     HASHING_THREADS,
     SavedKey,
@@ -37,6 +44,11 @@ from bot.core.semantic import E5Embedder, Embedder, EmbeddingCache, file_sha256
 log = logging.getLogger(__name__)
 
 LIBRARY_DIR = "library"  # the saved library's folder in DATA_DIR
+# Past this share of its articles changed, a saved library is built again rather than brought up
+# to date in segments: a question scores a segment's postings from their frequencies and a removed
+# article's again to subtract them, so a view that is mostly changes costs each question more than
+# the build of the changed articles saves once (docs/benchmarks.md, live changes).
+REBUILD_SHARE = 0.1
 
 
 def embedding_cache(settings: Settings) -> EmbeddingCache:
@@ -121,15 +133,19 @@ def load_library(
     sources = {**corpus_sources(corpus_path), "stored": articles_digest(stored)}
     key = SavedKey(config, model.name if model else None, sources)
     directory = settings.data_dir / LIBRARY_DIR
-    if not rebuild:
-        parts = _load_saved(directory, key)
-        if parts is not None:
-            return Library.from_parts(parts, config, model, cache)
+    saved = None if rebuild else _load_saved(directory, key)
+    if saved is not None and saved.current:
+        return Library.from_parts(saved.parts, config, model, cache)
     started = time.monotonic()
     corpus = load_corpus(corpus_path)
     for problem in corpus.problems:
         log.warning("skipped %s", problem)
     articles = with_stored(corpus.articles, stored)
+    if saved is not None:
+        library = Library.from_parts(saved.parts, config, model, cache)
+        updated = _brought_up_to_date(library, articles)
+        if updated is not None:
+            return updated
     parts = LibraryParts.derive(articles, config, model, cache, progress=progress)
     log.debug(
         "built the library: %d articles, %d passages in %.1f s",
@@ -148,18 +164,27 @@ def load_library(
     return Library.from_parts(parts, config, model, cache)
 
 
-def _load_saved(directory: Path, key: SavedKey) -> LibraryParts | None:
-    """The parts saved in ``directory`` if they were made from ``key``; None to build them."""
+@dataclass(frozen=True, slots=True)
+class Saved:
+    """A saved library's parts, and whether they were made from today's corpus (``current``) or
+    only with today's settings, model and code."""
+
+    parts: LibraryParts
+    current: bool
+
+
+def _load_saved(directory: Path, key: SavedKey) -> Saved | None:
+    """The parts saved in ``directory`` if they were made with ``key``'s settings, model and code;
+    None to build them."""
     found = saved_key(directory)
     if found is None:
         if directory.exists():
             log.warning("the saved library in %s is unreadable: building it again", directory)
         return None
-    if found != key.to_json():
-        log.debug(
-            "the corpus, the stored announcements or the settings changed:"
-            " building the library again"
-        )
+    wanted = key.to_json()
+    current = found == wanted
+    if {**found, "sources": None} != {**wanted, "sources": None}:
+        log.debug("the settings, the model or the code changed: building the library again")
         return None
     started = time.monotonic()
     try:
@@ -167,12 +192,31 @@ def _load_saved(directory: Path, key: SavedKey) -> LibraryParts | None:
     except SavedLibraryError as exc:
         log.warning("the saved library is damaged (%s): building it again", exc)
         return None
-    for problem in problems:
-        log.warning("skipped %s", problem)
+    if current:  # else the corpus is read again, and reports its own
+        for problem in problems:
+            log.warning("skipped %s", problem)
     log.debug(
         "loaded the saved library: %d articles, %d passages in %.2f s",
         len(parts.articles),
         len(parts.passages),
         time.monotonic() - started,
     )
-    return parts
+    return Saved(parts, current)
+
+
+def _brought_up_to_date(library: Library, articles: Sequence[Article]) -> Library | None:
+    """``library`` changed into a library of ``articles`` in segments, or None when more than
+    ``REBUILD_SHARE`` of them changed (see the module's docstring)."""
+    now = {a.id: a for a in library.articles}
+    wanted = {a.id for a in articles}
+    added = [a for a in articles if now.get(a.id) != a]
+    removed = [i for i in now if i not in wanted]
+    if len(added) + len(removed) > REBUILD_SHARE * max(len(articles), len(now)):
+        log.debug("most of the corpus changed: building the library again")
+        return None
+    log.info(
+        "brought the saved library up to date: %d articles added or edited, %d removed",
+        len(added),
+        len(removed),
+    )
+    return changed(library, added, removed)

@@ -208,6 +208,33 @@ def test_an_unchanged_corpus_is_loaded_and_a_changed_one_built(
     assert len(builds) == 3
 
 
+def test_a_few_changed_files_are_brought_up_to_date_not_built_again(
+    tmp_path: Path, builds: list[int]
+) -> None:
+    folder = tmp_path / "notices"
+    folder.mkdir()
+    for number in range(40):
+        text = f"Berth {number}\n\nThe harbour board's berth {number} closes for repairs."
+        (folder / f"notice-{number}.txt").write_text(text)
+    settings = Settings(corpus=folder, data_dir=tmp_path / "data", semantic=False)
+    load_library(None, settings)
+    assert builds == [40]
+    (folder / "notice-3.txt").write_text("Berth 3\n\nThe pontoon at berth 3 reopens after a storm.")
+    (folder / "notice-40.txt").write_text("Pier\n\nA new ferry pier opens at the marina on Friday.")
+    (folder / "notice-7.txt").unlink()
+    library = load_library(None, settings)
+    # The edited and the new file are indexed, and the two taken out counted off (no vectors).
+    assert builds == [40, 2, 2]
+    assert library.search("pontoon reopens after a storm")[0].article.id == "notice-3.txt"
+    assert library.search("ferry pier marina")[0].article.id == "notice-40.txt"
+    assert "notice-7.txt" not in {a.id for a in library.articles}
+    rebuilt = Library(load_corpus(folder).articles)
+    for question in ("berth closes for repairs", "harbour board berth 12", "storm"):
+        got = {h.article.id: h.score for h in library.search(question, k=50)}
+        want = {h.article.id: h.score for h in rebuilt.search(question, k=50)}
+        assert got == pytest.approx(want, rel=1e-9)
+
+
 def test_settings_and_stored_announcements_are_part_of_the_key(
     lexical: Settings, builds: list[int]
 ) -> None:
