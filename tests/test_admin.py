@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -12,6 +13,8 @@ from bot.config import Settings
 from bot.core.library import Library
 from bot.store import Store
 from bot.tg.app import App, build_application
+from bot.tg.keys import LIBRARY
+from tests.auxil.articles import ReadWhere
 from tests.auxil.bot_api import (
     RecordingRequest,
     make_document_update,
@@ -182,6 +185,18 @@ async def test_delete_of_a_corpus_article_says_it_comes_back_on_reload(
     assert reply.startswith("Deleted <b>Harbour ferry moves to a winter timetable</b>")
     assert "corpus folder" in reply
     assert "news/ferry-timetable.md" not in {a.id for a in library_of(app).articles}
+
+
+async def test_delete_finds_the_article_off_the_event_loop(
+    app: App, recording_request: RecordingRequest
+) -> None:
+    library = Library(library_of(app).articles)
+    articles = library.articles = ReadWhere(library.articles)
+    app.bot_data[LIBRARY] = library
+    reply = await say(app, recording_request, "/delete news/ferry-timetable.md")
+    assert reply.startswith("Deleted <b>Harbour ferry moves to a winter timetable</b>")
+    assert articles.threads
+    assert threading.main_thread() not in articles.threads
 
 
 @pytest.mark.parametrize("text", ["/delete nope.md", "/delete"])

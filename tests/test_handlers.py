@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 
 from bot.config import Settings
+from bot.core.corpus import load_corpus
 from bot.core.library import Library
 from bot.tg.app import App, build_application
+from bot.tg.keys import LIBRARY
+from tests.auxil.articles import ReadWhere
 from tests.auxil.bot_api import JSONDict, RecordingRequest, make_message_update
-from tests.conftest import feed
+from tests.conftest import DATA, feed
 
 
 async def test_private_question_gets_the_answer_with_its_source(
@@ -124,3 +129,18 @@ async def test_lists_say_when_nothing_is_loaded(settings: Settings, command: str
         await feed(application, make_message_update(command))
     application.bot_data["store"].close()
     assert [call["text"] for call in request.sent()] == ["No announcements are loaded yet."]
+
+
+@pytest.mark.parametrize("command", ["/start", "/latest", "/sources", "/ask"])
+async def test_the_announcements_are_listed_off_the_event_loop(
+    offline_app: App, recording_request: RecordingRequest, command: str
+) -> None:
+    # A saved library makes each article when it is first read: listing them all may take
+    # seconds at 100k articles, and the event loop would answer no other chat meanwhile.
+    library = Library(load_corpus(DATA / "good").articles)
+    articles = library.articles = ReadWhere(library.articles)
+    offline_app.bot_data[LIBRARY] = library
+    await feed(offline_app, make_message_update(command))
+    assert "Harbour ferry moves to a winter timetable" in recording_request.sent()[0]["text"]
+    assert articles.threads
+    assert threading.main_thread() not in articles.threads

@@ -33,6 +33,7 @@ from bot.core.corpus import (
     parse_html,
     parse_text,
 )
+from bot.core.library import Library
 from bot.core.phrases import ADMIN_COMMANDS, COMMANDS, text
 from bot.tg.changes import change_library, sync_corpus
 from bot.tg.handlers import language_of, library_of, store_of
@@ -208,7 +209,8 @@ async def delete(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     assert message is not None
     lang = language_of(update)
     article_id = " ".join(context.args or [])
-    found = {a.id: a for a in library_of(context).articles}.get(article_id)
+    # Off the event loop: a saved library makes each article when it is first read.
+    found = await asyncio.to_thread(article_by_id, library_of(context), article_id)
     if found is None:
         await message.reply_text(text("delete_unknown", lang, id=escape(article_id or "—")))
         return
@@ -218,6 +220,12 @@ async def delete(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     note = "" if stored else text("deleted_corpus", lang)
     deleted = text("deleted", lang, title=escape(found.title), id=escape(article_id))
     await message.reply_text(deleted + note)
+
+
+def article_by_id(library: Library, article_id: str) -> Article | None:
+    """The served article ``article_id``, if there is one."""
+    position = library.article_position.get(article_id)
+    return None if position is None else library.articles[position]
 
 
 async def reload(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -259,7 +267,8 @@ async def stats(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         lang,
         articles=len(library.articles),
         passages=library.passage_count,
-        terms=len(library.index.vocabulary),
+        # A library changed in segments makes its vocabulary when first asked: off the loop.
+        terms=await asyncio.to_thread(lambda: len(library.index.vocabulary)),
         questions=today.questions,
     )
     if today.questions:

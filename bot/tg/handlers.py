@@ -84,6 +84,12 @@ def newest(library: Library) -> list[Article]:
     return newest_first(library.articles)
 
 
+async def newest_off_loop(library: Library) -> list[Article]:
+    """:func:`newest`, read in a worker thread: a saved library makes each article when it is
+    first read, seconds for all of 100k, and the event loop must go on answering meanwhile."""
+    return await asyncio.to_thread(newest, library)
+
+
 # --- Questions ---------------------------------------------------------------------------------
 
 
@@ -236,7 +242,7 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     message, lang, library = listing
     lines = [escape(text("welcome", lang, count=len(library.articles))), ""]
     lines.append(escape(text("examples", lang)))
-    lines += [f"• /ask {escape(a.title)}" for a in newest(library)[:EXAMPLES]]
+    lines += [f"• /ask {escape(a.title)}" for a in (await newest_off_loop(library))[:EXAMPLES]]
     lines += ["", text("help", lang)]
     await message.reply_text(fit_message("\n".join(lines)), link_preview_options=NO_PREVIEW)
 
@@ -265,7 +271,7 @@ async def reply_usage(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     if update.effective_message is None:
         return
     library = library_of(context)
-    example = newest(library)[0].title if library.articles else "…"
+    example = (await newest_off_loop(library))[0].title if library.articles else "…"
     usage = escape(text("ask_usage", language_of(update), example=example))
     await update.effective_message.reply_text(usage)
 
@@ -280,7 +286,7 @@ async def latest(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if (listing := await _listing(update, context)) is None:
         return
     message, lang, library = listing
-    articles = newest(library)[:LATEST]
+    articles = (await newest_off_loop(library))[:LATEST]
     lines = [escape(text("latest", lang)), *map(article_line, articles)]
     await message.reply_text(fit_message("\n".join(lines)), link_preview_options=NO_PREVIEW)
 
@@ -314,7 +320,7 @@ async def sources(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if (listing := await _listing(update, context)) is None:
         return
     message, lang, library = listing
-    body, markup = sources_page(library, 0, lang)
+    body, markup = await asyncio.to_thread(sources_page, library, 0, lang)
     await message.reply_text(body, link_preview_options=NO_PREVIEW, reply_markup=markup)
 
 
@@ -332,7 +338,9 @@ async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     lang = language_of(update)
     kind, *args = query.data.split(":")
     if kind == SOURCES:
-        body, markup = sources_page(library_of(context), int(args[0]), lang)
+        body, markup = await asyncio.to_thread(
+            sources_page, library_of(context), int(args[0]), lang
+        )
         await _edit(
             query.edit_message_text(body, link_preview_options=NO_PREVIEW, reply_markup=markup)
         )
