@@ -1,6 +1,10 @@
+import numpy as np
+from hypothesis import given
+from hypothesis import strategies as st
+
 from bot.core.analysis import tokenize
 from bot.core.corpus import Article
-from bot.core.library import Library, term_pairs
+from bot.core.library import BEST_DEPTH, Library, term_pairs
 
 
 def test_term_pairs_join_adjacent_latin_terms_only() -> None:
@@ -76,3 +80,36 @@ def test_a_when_question_ranks_the_passage_with_a_date_first() -> None:
     assert [hit.article.id for hit in library.search(f"Does {asked}", k=2)] == ["a", "b"]
     # ... but "when" asks for a date, which only the longer one has.
     assert [hit.article.id for hit in library.search(f"When does {asked}", k=2)] == ["b", "a"]
+
+
+@given(st.lists(st.integers(0, 3), min_size=1, max_size=60), st.integers(1, 8))
+def test_best_per_article_is_the_best_passage_of_each_best_article(
+    levels: list[int], k: int
+) -> None:
+    # Articles of 1 to 6 passages; scores with many ties, 0 for some (unmatched).
+    articles = [
+        Article(f"a{i}", f"Notice {i}", "\n\n".join(f"Part {j} of {i}." for j in range(i % 6 + 1)))
+        for i in range(12)
+    ]
+    library = Library(articles, passage_chars=20)
+    rows = len(library.passages)
+    scores = np.array([float(levels[i % len(levels)]) for i in range(rows)])
+    # Reference: every matched passage sorted, best first, ties by position.
+    wanted, seen = [], set()
+    for i in sorted(np.flatnonzero(scores > 0).tolist(), key=lambda i: (-scores[i], i)):
+        if library.passages[i].article.id not in seen:
+            seen.add(library.passages[i].article.id)
+            wanted.append(i)
+    hits = library.best_per_article(scores, k)
+    assert [h.row for h in hits] == wanted[:k]
+    assert [h.score for h in hits] == [scores[i] for i in wanted[:k]]
+
+
+def test_best_per_article_looks_past_one_article_s_many_passages() -> None:
+    many = Article("many", "Ferry", "\n\n".join(f"The ferry sails, part {i}." for i in range(40)))
+    other = Article("other", "Pier", "The pier is closed.")
+    library = Library([many, other], passage_chars=30)
+    assert np.count_nonzero(library.article_of == 0) > BEST_DEPTH * 2  # more than a first look
+    scores = np.where(library.article_of == 0, 2.0, 1.0)
+    hits = library.best_per_article(scores, 2)
+    assert [h.article.id for h in hits] == ["many", "other"]
