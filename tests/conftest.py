@@ -16,6 +16,7 @@ from telegram.error import TelegramError
 from bot.config import ENV_NAMES, Settings
 from bot.core.corpus import load_corpus
 from bot.core.library import Library
+from bot.core.semantic import E5Embedder
 from bot.store import Store
 from bot.tg.app import App, build_application
 from tests.auxil.bot_api import BOT_TOKEN, JSONDict, RecordingRequest
@@ -78,6 +79,12 @@ def corpus(tmp_path: Path) -> Path:
     folder = tmp_path / "corpus"
     shutil.copytree(DATA / "good", folder)
     return folder
+
+
+@pytest.fixture(scope="session")
+def e5() -> E5Embedder:
+    """The real model: its weights checked, loaded once for the whole run."""
+    return E5Embedder()
 
 
 @pytest.fixture

@@ -205,10 +205,10 @@ def test_empty_library_has_no_results() -> None:
 
 
 @pytest.fixture(scope="module")
-def semantic_library(tmp_path_factory: pytest.TempPathFactory) -> Library:
+def semantic_library(e5: E5Embedder, tmp_path_factory: pytest.TempPathFactory) -> Library:
     """The fixture corpus with the real model's semantic stage."""
     cache = EmbeddingCache(tmp_path_factory.mktemp("embeddings"))
-    return Library(load_corpus(DATA / "good").articles, embedder=E5Embedder(), cache=cache)
+    return Library(load_corpus(DATA / "good").articles, embedder=e5, cache=cache)
 
 
 async def test_with_meaning_a_question_in_other_words_lists_its_answer(

@@ -46,12 +46,6 @@ FESTIVAL_MOVED = Article(
 
 
 @pytest.fixture(scope="module")
-def e5() -> E5Embedder:
-    """The real model: its weights checked, loaded once for the module."""
-    return E5Embedder()
-
-
-@pytest.fixture(scope="module")
 def semantic_library(e5: E5Embedder, tmp_path_factory: pytest.TempPathFactory) -> Library:
     """The fixture corpus with the semantic stage on."""
     settings = Settings(corpus=DATA / "good", data_dir=tmp_path_factory.mktemp("data"))

@@ -78,9 +78,8 @@ def inline_results(
     start = int(offset) if offset.isdigit() else 0
     end = start + PAGE
     if query.strip() and library.embedder is not None:
-        replies = answers(library, query)
-        results = [reply_result(reply, lang) for reply in replies(start, end)]
-        total = len(replies)
+        replies, total = meant_answers(library, query, start, end)
+        results = [reply_result(reply, lang) for reply in replies]
     elif query.strip():
         query_terms = tokenize(query)
         weights = question_weights(library, query_terms)
@@ -94,44 +93,35 @@ def inline_results(
     return results, str(end) if end < total else ""
 
 
-class Replies:
-    """The answers a question gets with the semantic stage, one per article, made when asked for.
+def meant_answers(
+    library: Library, question: str, start: int, end: int
+) -> tuple[list[Answer], int]:
+    """The answers from ``start`` up to ``end`` that ``question`` gets with the semantic stage,
+    one per article, and how many there are.
 
     The first is the chat's answer (with its "Updated" line when a later announcement changed
-    it); the others quote the other articles that answer nearly as well, as "More" would.
+    it); the others quote the articles that answer nearly as well, as "More" would.
     """
-
-    def __init__(self, library: Library, first: Answer) -> None:
-        self._library, self._first = library, first
-
-    def __len__(self) -> int:
-        return len(self._first.matches) if self._first.answered else 0
-
-    def __call__(self, start: int, end: int) -> list[Answer]:
-        """The answers from ``start`` up to ``end``; their sentences are chosen now."""
-        hits = self._first.matches[start:end] if self._first.answered else ()
-        if not hits:
-            return []
-        question = self._first.question
-        weights = question_weights(self._library, tokenize(question))
-        form = answer_form(question)
-        similarity = self._library.similarity(self._library.encode_query(question))
-        return [
-            self._first
-            if start + i == 0
-            else Answer(
-                question,
-                Status.ANSWERED,
-                snippet=tuple(quote(hit, weights, form=form, similarity=similarity)),
-                hit=hit,
-            )
-            for i, hit in enumerate(hits)
-        ]
-
-
-def answers(library: Library, question: str) -> Replies:
-    """What ``question`` is answered with, the semantic stage judging (see :class:`Replies`)."""
-    return Replies(library, answer(library, question))
+    first = answer(library, question)
+    matches = first.matches if first.answered else ()
+    hits = matches[start:end]
+    if not hits:
+        return [], len(matches)
+    weights = question_weights(library, tokenize(question))
+    form = answer_form(question)
+    similarity = library.similarity(library.encode_query(question))
+    replies = [
+        first
+        if start + i == 0
+        else Answer(
+            question,
+            Status.ANSWERED,
+            snippet=tuple(quote(hit, weights, form=form, similarity=similarity)),
+            hit=hit,
+        )
+        for i, hit in enumerate(hits)
+    ]
+    return replies, len(matches)
 
 
 def covering_passages(
