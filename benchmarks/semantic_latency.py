@@ -58,6 +58,14 @@ class CachedOrRandom:
         del cjk
         return -1.0
 
+    @property
+    def background(self) -> Vectors:
+        return self.model.background
+
+    @property
+    def min_standout(self) -> float:
+        return -2.0  # as min_cosine: every question reaches its reply
+
 
 def rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

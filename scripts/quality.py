@@ -7,9 +7,9 @@
 First the announcements set (questions in people's own words, ``announcements``): the bot with
 its semantic stage and without it (SEMANTIC=off), by kind and language, its in-domain off-topic
 questions, and the trade-off of answerability: for every floor of the question's cosine with the
-best article's closest sentence, the share of answerable questions declined against the share of
-off-topic ones (``OUT/tradeoff.png``). Vectors are cached in ``DIR/embeddings`` (default
-``data``), so a second run embeds nothing.
+best article's closest sentence, and every bar of its standout, the share of answerable questions
+declined against the share of off-topic ones (``OUT/tradeoff.png``). Vectors are cached in
+``DIR/embeddings`` (default ``data``), so a second run embeds nothing.
 
 Then ``announcements-bot eval`` on Cranfield, SQuAD v1.1 dev and CMRC 2018 dev (all questions),
 the three off-topic pairs, where SQuAD's and CMRC's answers are lost on the way to the reply
@@ -35,7 +35,7 @@ import Stemmer
 
 from bot.config import Settings
 from bot.core.analysis import tokenize
-from bot.core.answer import answerability
+from bot.core.answer import ABSENT_MASS, answerability
 from bot.core.corpus import load_corpus
 from bot.core.forms import answer_form
 from bot.core.library import Library
@@ -163,38 +163,51 @@ def announcements(folder: Path, data_dir: Path, out: Path) -> dict[str, Any]:
 
 
 def tradeoff(library: Library, answerable: list[str], offtopic: list[str]) -> dict[str, Any]:
-    """Shares declined of both kinds of question as the floor of the closest cosine moves.
+    """Shares declined of both kinds of question as each bar of answerability moves.
 
-    What the question names and the article doesn't declines at every floor; the floor decides
-    the rest. The bot's own floor is the model's (``min_cosine``).
+    What the question names and the article doesn't declines at every bar. ``points`` move the
+    floor of the closest sentence's cosine (the model's ``min_cosine``) with the standout bar
+    where the bot has it; ``standout_points`` move the standout bar (``min_standout``, which
+    only questions lacking ``ABSENT_MASS`` must clear) with the floor where the bot has it.
     """
 
-    def judged(questions: list[str]) -> list[tuple[float, bool]]:
+    def judged(questions: list[str]) -> list[tuple[float, float, bool]]:
         found = []
         for question in questions:
             vector = library.encode_query(question)
+            assert vector is not None
             evidence = library.evidence(tokenize(question), answer_form(question), vector)
             best = library.best_per_article(evidence.fused, 1)[0]
-            weighed = answerability(library, evidence, best, question)
-            found.append((weighed.closest - weighed.floor, bool(weighed.missing)))
+            weighed = answerability(library, evidence, best, question, vector)
+            lift = weighed.standout - weighed.min_standout
+            found.append(
+                (
+                    weighed.closest - weighed.floor,
+                    lift if weighed.absent >= ABSENT_MASS else float("inf"),
+                    bool(weighed.missing),
+                )
+            )
         return found
 
     kept, stray = judged(answerable), judged(offtopic)
-    points = []
+    curves: dict[str, Any] = {"points": [], "standout_points": []}
     for step in range(-10, 11):
-        shift = step / 200  # the floor moved by -0.05 .. +0.05
-        points.append(
-            {
-                "floor_shift": shift,
-                "answerable_declined": _declined(kept, shift),
-                "offtopic_declined": _declined(stray, shift),
-            }
-        )
-    return {"points": points}
+        shift = step / 200  # a bar moved by -0.05 .. +0.05
+        for name, floor, standout in (("points", shift, 0.0), ("standout_points", 0.0, shift)):
+            curves[name].append(
+                {
+                    "shift": shift,
+                    "answerable_declined": _declined(kept, floor, standout),
+                    "offtopic_declined": _declined(stray, floor, standout),
+                }
+            )
+    return curves
 
 
-def _declined(judged: list[tuple[float, bool]], shift: float) -> float:
-    return sum(missing or margin < shift for margin, missing in judged) / len(judged)
+def _declined(judged: list[tuple[float, float, bool]], floor: float, standout: float) -> float:
+    return sum(
+        missing or closest < floor or lift < standout for closest, lift, missing in judged
+    ) / len(judged)
 
 
 def plot_tradeoff(curve: dict[str, Any], path: Path) -> None:
@@ -204,16 +217,19 @@ def plot_tradeoff(curve: dict[str, Any], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    points = curve["points"]
     fig, ax = plt.subplots(figsize=(6, 4.5))
-    ax.plot(
-        [p["answerable_declined"] for p in points],
-        [p["offtopic_declined"] for p in points],
-        marker="o",
-        color="#2b6cb0",
-        label="floor of the closest sentence's cosine, -0.05 .. +0.05",
-    )
-    bot = next(p for p in points if p["floor_shift"] == 0)
+    for name, color, label in (
+        ("points", "#2b6cb0", "floor of the closest sentence's cosine, -0.05 .. +0.05"),
+        ("standout_points", "#dd6b20", "least standout (of questions lacking 2 units), ±0.05"),
+    ):
+        ax.plot(
+            [p["answerable_declined"] for p in curve[name]],
+            [p["offtopic_declined"] for p in curve[name]],
+            marker="o",
+            color=color,
+            label=label,
+        )
+    bot = next(p for p in curve["points"] if p["shift"] == 0)
     ax.scatter(
         [bot["answerable_declined"]],
         [bot["offtopic_declined"]],

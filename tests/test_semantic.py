@@ -20,6 +20,7 @@ from bot.core.semantic import (
     E5Embedder,
     EmbeddingCache,
     ModelError,
+    background_vector,
     embed_passages,
 )
 from bot.loading import library_builder
@@ -139,6 +140,69 @@ def test_altered_weights_are_refused(tmp_path: Path) -> None:
 def test_a_missing_model_file_is_named(tmp_path: Path) -> None:
     with pytest.raises(ModelError, match="is missing"):
         E5Embedder(tmp_path / E5_FILE)
+
+
+def test_the_background_vector_is_the_background_texts(e5: E5Embedder) -> None:
+    # scripts/background.py makes the file; an edit of the text without it would go unseen.
+    np.testing.assert_allclose(e5.background, background_vector(e5), atol=1e-5)
+
+
+@pytest.mark.parametrize("damage", [b"", b"\x93NUMPY not really", None])
+def test_a_damaged_background_vector_is_refused(tmp_path: Path, damage: bytes | None) -> None:
+    path = tmp_path / "background.npy"
+    if damage is None:
+        np.save(path, np.zeros(7, np.float32))  # a vector, but not the model's
+    else:
+        path.write_bytes(damage)
+    with pytest.raises(ModelError, match="background vector"):
+        E5Embedder(background=path)
+
+
+# --- Questions from another field ---------------------------------------------------------------
+
+TUNNEL = Article(
+    "tunnel-1",
+    "Northfield Aero opens a wind tunnel for aircraft wings",
+    "Northfield Aero has opened a wind tunnel for aircraft wings at its Kestrel Road site."
+    " Bookings open on 4 May.",
+    dt.date(2026, 4, 2),
+)
+# Other announcements that use the words of fluid dynamics in other senses, so that the library
+# knows them.
+ELSEWHERE = [
+    Article("buses-1", "New buses", "The city's buses get new shock absorbers.", None),
+    Article("park-1", "Conservation area", "The boundary of the conservation area moves.", None),
+    Article("road-1", "Road works", "A new layer of asphalt covers the market square.", None),
+]
+FIELD_QUESTION = "how does the boundary layer behave behind a shock on aircraft wings"
+
+
+def field_library(min_standout: float) -> Library:
+    # The background is the question's own wording of a field: the question is as close to it
+    # as to the tunnel's sentence.
+    embedder = BagOfWords(background=FIELD_QUESTION, min_standout=min_standout)
+    return Library([TUNNEL, *ELSEWHERE], embedder=embedder, cache=EmbeddingCache())
+
+
+def test_a_question_from_another_field_is_declined() -> None:
+    # It names a boundary, a layer and a shock, words the library knows but the tunnel's
+    # announcement never uses, and its meaning stands no higher above the tunnel's sentence than
+    # above text in general.
+    result = answer(field_library(min_standout=0.1), FIELD_QUESTION)
+    assert result.status is Status.NOT_COVERED
+    assert render_plain(result).startswith("The announcements don't cover that.")
+
+
+def test_a_question_naming_what_the_library_knows_is_answered_when_it_stands_out() -> None:
+    result = answer(field_library(min_standout=-1.0), FIELD_QUESTION)
+    assert result.status is Status.ANSWERED
+
+
+def test_a_question_lacking_little_need_not_stand_out() -> None:
+    # Every word of it is in the tunnel's announcement.
+    result = answer(field_library(min_standout=0.99), "when do bookings for the wind tunnel open")
+    assert result.status is Status.ANSWERED
+    assert "Bookings open on 4 May." in render_plain(result)
 
 
 # --- The embedding cache -----------------------------------------------------------------------

@@ -4,8 +4,10 @@ The composer trusts the library's ranking (BM25 and, with the semantic stage, me
 article, then asks three more questions of it:
 
 - *Does it answer the question?* With the semantic stage, :class:`Answerability`: the question
-  must be close enough in meaning to one of the article's sentences, and name nothing the article
-  never mentions (a year, a month, a model code, a name no announcement has).
+  must be close enough in meaning to one of the article's sentences, that sentence must stand
+  out from text in general (or the passage share the question's rare words), and the question
+  must name nothing the article never mentions (a year, a month, a model code, a name no
+  announcement has).
   Without it, lexically, *does it cover the question?* The share of the question's idf mass (the sum
   of its distinct terms' idf) that the passage contains. Rare terms carry the meaning of a question,
   so a passage that matches only "price" of "price of the Mars shuttle" covers little of it,
@@ -47,6 +49,7 @@ from bot.core.corpus import Article, is_heading
 from bot.core.forms import Form, answer_form
 from bot.core.library import Evidence, Hit, Library, Similarity
 from bot.core.phrases import Language, text
+from bot.core.semantic import Vectors
 
 MAX_MESSAGE = 4096  # Telegram's limit on a message's text
 MAX_SNIPPET = 600
@@ -83,6 +86,13 @@ UPDATE_DEPTH = 5
 RESTATED_COSINE = 0.91
 UPDATE_CLOSENESS = 0.03
 RESTATED_SHARE = 0.5
+# How much a question may name that the cited article lacks and other passages have, in units of
+# the rarest term's idf, before its meaning must stand out from text in general (Answerability).
+# Cranfield's queries put to SQuAD's passages lack 4.3 units at the median and 2.35 at the 10th
+# percentile; answerable questions 0.5 (SQuAD's, the announcement set's) at the median and under 2
+# at the 90th percentile, and short questions in other words lack next to none.
+ABSENT_MASS = 2.0
+_NO_TERM = "\0"  # no passage has it: its idf is the rarest possible term's
 _NUMBER = re.compile(r"[\d.,]+")
 # With the semantic stage, "More" pages through the articles that rank this close to the best.
 MORE_SCORE_SHARE = 0.5
@@ -208,7 +218,7 @@ def answer(
             return Answer(question, Status.NOT_COVERED, coverage=best)
     else:
         judged = [(h, coverage(library, h, weights) if weights else 0.0) for h in hits]
-        if not answerability(library, evidence, hits[0], question).answers:
+        if not answerability(library, evidence, hits[0], question, vector).answers:
             return Answer(question, Status.NOT_COVERED, coverage=judged[0][1])
         # The best answers; "More" pages through the others that rank nearly as well.
         covering = [(h, c) for h, c in judged if h.score >= MORE_SCORE_SHARE * hits[0].score]
@@ -305,31 +315,51 @@ class Answerability:
     doesn't: numbers and months it never mentions ("in 2023", "in November"), model codes ("the
     Halo S4"), and names no announcement has, written as names ("does the ferry go to Lisbon?").
 
+    A question from another field (how a boundary layer behaves behind a shock, put to a library
+    that mentions aircraft) can reach the floor all the same: this model's cosines are compressed,
+    and the more sentences a library has, the closer the closest of them is to any question. Two
+    more pieces of evidence catch it together. ``absent`` is the idf mass of the question's
+    terms that other passages have and this article lacks, in units of the library's rarest
+    term's idf: the question names several things the library knows of, elsewhere. ``standout``
+    is how far the closest sentence stands above text in general: ``closest`` less the question's
+    cosine with the model's background (:attr:`Embedder.background`). A question the article
+    answers in other words stands out, or names little that the article lacks; one from another
+    field does neither. ``min_standout`` is the model's least standout of such a question.
+
     Measured and left out: how far the closest sentence stands above the article's others (a
     question the article answers is close to one sentence; one it doesn't, to all of them about
     equally) declined 10 % of the announcement set's off-topic questions for every 4 % of its
     answerable ones, and nothing at all for a one-sentence channel post; and whether removing an
     unknown word brings the question closer to the article ("toaster") declined a paraphrase
-    ("at the weekend" for "on Sundays") as often as an off-topic question. docs/quality.md has
-    the figures.
+    ("at the weekend" for "on Sundays") as often as an off-topic question. The standout against
+    the embedding of an empty passage instead of the background separated the fields less well
+    (docs/quality.md has the figures).
     """
 
     closest: float
     floor: float
     missing: tuple[str, ...]
+    absent: float
+    standout: float
+    min_standout: float
 
     @property
     def answers(self) -> bool:
-        return not self.missing and self.closest >= self.floor
+        elsewhere = self.absent >= ABSENT_MASS and self.standout < self.min_standout
+        return not self.missing and self.closest >= self.floor and not elsewhere
 
 
-def answerability(library: Library, evidence: Evidence, hit: Hit, question: str) -> Answerability:
-    """Weigh whether ``hit``'s article answers ``question`` (see :class:`Answerability`)."""
+def answerability(
+    library: Library, evidence: Evidence, hit: Hit, question: str, vector: Vectors
+) -> Answerability:
+    """Weigh whether ``hit``'s article answers ``question``, whose embedding is ``vector`` (see
+    :class:`Answerability`)."""
     assert evidence.sentences is not None
-    assert library.embedder is not None
+    embedder = library.embedder
+    assert embedder is not None
     rows = library.article_sentences(hit.row)
     closest = float(evidence.sentences[rows].max()) if rows.size else -1.0
-    floor = library.embedder.min_cosine(cjk=any(is_cjk(c) for c in question))
+    floor = embedder.min_cosine(cjk=any(is_cjk(c) for c in question))
     article = hit.article
     said = f"{article.title}\n{article.text}"
     folded = said.casefold()
@@ -337,7 +367,21 @@ def answerability(library: Library, evidence: Evidence, hit: Hit, question: str)
     missing += [m for m in _MONTHS.findall(question.casefold()) if m not in folded]
     missing += [c for c in _CODES.findall(question) if c.casefold() not in folded]
     missing += [name.text for name in _unknown_names(library, question)]
-    return Answerability(closest, floor, tuple(missing))
+    index = library.index
+    has = set(tokenize(said))
+    absent = fsum(
+        index.term_idf(t)
+        for t in dict.fromkeys(tokenize(question))
+        if t not in has and index.document_frequency(t) > 0
+    )
+    return Answerability(
+        closest,
+        floor,
+        tuple(missing),
+        absent=absent / index.term_idf(_NO_TERM),
+        standout=closest - float(vector @ embedder.background),
+        min_standout=embedder.min_standout,
+    )
 
 
 def _has_number(text: str, number: str) -> bool:

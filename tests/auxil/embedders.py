@@ -18,16 +18,28 @@ class BagOfWords:
 
     ``synonyms`` maps a term to the term it stands for, so that a test can say which words
     "mean the same" without a model. ``embedded`` and ``asked`` list the passage and question
-    texts it was given.
+    texts it was given. ``background`` is the text whose vector stands for text in general,
+    and ``min_standout`` the least standout of an answer: by default nothing is declined for
+    standing out too little.
     """
 
     name = "bag-of-words"
     dim = DIM
 
-    def __init__(self, synonyms: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        synonyms: dict[str, str] | None = None,
+        *,
+        background: str = "",
+        min_standout: float = -1.0,
+    ) -> None:
         self.synonyms = synonyms or {}
         self.embedded: list[str] = []
         self.asked: list[str] = []
+        self._background = (
+            self._encode([background])[0] if background else np.zeros(DIM, np.float32)
+        )
+        self._min_standout = min_standout
 
     def queries(self, texts: Sequence[str]) -> Vectors:
         self.asked.extend(texts)
@@ -40,6 +52,14 @@ class BagOfWords:
     def min_cosine(self, *, cjk: bool) -> float:
         del cjk  # any shared term will do, in either script
         return 0.0
+
+    @property
+    def background(self) -> Vectors:
+        return self._background
+
+    @property
+    def min_standout(self) -> float:
+        return self._min_standout
 
     def _encode(self, texts: Sequence[str]) -> Vectors:
         vectors = np.zeros((len(texts), DIM), dtype=np.float32)
