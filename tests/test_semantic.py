@@ -205,6 +205,23 @@ def test_a_question_lacking_little_need_not_stand_out() -> None:
     assert "Bookings open on 4 May." in render_plain(result)
 
 
+def test_a_chinese_questions_bigrams_are_not_taken_for_what_the_article_lacks() -> None:
+    # The question isn't split into words: "园的", "价是", "是多", "少钱" straddle its words, and
+    # other announcements happen to have them. That says nothing of what the question names.
+    park = Article("park-2", "滨江公园门票", "滨江公园门票价格为二十元。", None)
+    others = [
+        Article(f"news-{n}", f"新闻{n}", sentence, None)
+        for n, sentence in enumerate(
+            ["校园的树开花了。", "报价是公开的。", "今天是多云天气。", "花了不少钱。"]
+        )
+    ]
+    embedder = BagOfWords(background="滨江公园的票价是多少钱", min_standout=0.5)
+    library = Library([park, *others], embedder=embedder, cache=EmbeddingCache())
+    result = answer(library, "滨江公园的票价是多少钱")
+    assert result.status is Status.ANSWERED
+    assert "二十元" in render_plain(result)
+
+
 # --- The embedding cache -----------------------------------------------------------------------
 
 

@@ -319,8 +319,10 @@ class Answerability:
     that mentions aircraft) can reach the floor all the same: this model's cosines are compressed,
     and the more sentences a library has, the closer the closest of them is to any question. Two
     more pieces of evidence catch it together. ``absent`` is the idf mass of the question's
-    terms that other passages have and this article lacks, in units of the library's rarest
-    term's idf: the question names several things the library knows of, elsewhere. ``standout``
+    words that other passages have and this article lacks, in units of the library's rarest
+    term's idf: the question names several things the library knows of, elsewhere. Only words
+    of scripts with spaces count: a Chinese question's bigrams straddle its words, so a Chinese
+    question from another field is left to the floor, which is higher for Chinese. ``standout``
     is how far the closest sentence stands above text in general: ``closest`` less the question's
     cosine with the model's background (:attr:`Embedder.background`). A question the article
     answers in other words stands out, or names little that the article lacks; one from another
@@ -369,10 +371,12 @@ def answerability(
     missing += [name.text for name in _unknown_names(library, question)]
     index = library.index
     has = set(tokenize(said))
+    # A CJK bigram of an unsegmented question often straddles two of its words ("价是" of
+    # "票价是多少"), and that other passages have it says nothing of what the question names.
     absent = fsum(
         index.term_idf(t)
         for t in dict.fromkeys(tokenize(question))
-        if t not in has and index.document_frequency(t) > 0
+        if t not in has and not is_cjk(t) and index.document_frequency(t) > 0
     )
     return Answerability(
         closest,
