@@ -324,7 +324,12 @@ def test_merging_indexes_equals_building_from_their_kept_passages(
     parts = [BM25Index.build(docs, variant=variant, k1=1.1, b=0.6) for docs in corpora]
     kept = [np.array([rng.random() < 0.7 for _ in docs], dtype=bool) for docs in corpora]
     merged = BM25Index.merged(parts, kept)
-    rest = [doc for docs, keep in zip(corpora, kept) for doc, k in zip(docs, keep) if k]
+    rest = [
+        doc
+        for docs, keep in zip(corpora, kept, strict=True)
+        for doc, k in zip(docs, keep, strict=True)
+        if k
+    ]
     expected = BM25Index.build(rest, variant=variant, k1=1.1, b=0.6)
     assert_same_index(merged, expected)
     query = rng.choices([*{t for d in rest for t in d}, "unseen"], k=3)
