@@ -1,7 +1,7 @@
 """How soon a channel post is searchable, and what changes and merges cost questions, at scale.
 
     .venv/bin/python -m benchmarks.live [--data ../shared/eval/squad] [--copies 50] [--posts 7]
-        [-n 200] [--semantic]
+        [-n 200] [--merges 5] [--semantic] [--rebuild]
 
 SQuAD's corpus is replicated ``--copies`` times with distinct ids (x50: 192k passages) and built
 into a lexical library (SEMANTIC off: the engine's figure). Then, in one process:
@@ -15,11 +15,17 @@ into a lexical library (SEMANTIC off: the engine's figure). Then, in one process
   :func:`bot.tg.changes.change_library`, the bot's path (thread hops, the lock, the swap);
 - *question after*: the same questions on the view those changes made (the base scored under the
   new statistics, see :mod:`bot.core.live`);
-- *during merge*: the view merged into one library (:func:`bot.core.live.merge`) in a thread, as
-  the bot does, while the main thread answers the questions again and again until it ends: the
-  merge's time and the questions' p50/p99 meanwhile (both share the GIL and two cores);
-- peak memory (``ru_maxrss``) after the base is built, and at the end (the merge holds the base
-  and the merged library at once);
+- *merge*: the view merged into one library (:func:`bot.core.live.merge`) ``--merges`` times
+  with no question asked, each one's time; then in a thread while the main thread answers the
+  questions again and again until it ends, the questions' p50/p99 meanwhile (both threads share
+  the GIL and two cores): once as the bot runs it (:func:`bot.tg.changes.background_merge`, at
+  the lowest CPU priority: questions asked back to back leave it little), then ``--merges`` times
+  one after the other at the usual priority (one gives too few questions for a p99); then the
+  questions with no merge again, the noise of the machine's load;
+- with ``--rebuild``, the same while the view is built again from its articles
+  (``Library.replace``), which is how a merge was made before: minutes at 192k passages;
+- peak memory (``ru_maxrss``) after the base is built, after the merges (each holds the base
+  and the merged library at once), and after the rebuild;
 - with ``--semantic``, the real model's cost of embedding one post (its passages and sentences,
   with an empty cache), which a semantic bot adds to the post's time to visibility.
 """
@@ -39,10 +45,10 @@ from pathlib import Path
 from bot.core.answer import answer
 from bot.core.corpus import Article, load_corpus
 from bot.core.library import Library
-from bot.core.live import changed, merge, prepared
+from bot.core.live import LiveLibrary, changed, merge, prepared
 from bot.core.semantic import E5Embedder
 from bot.evaluate import load_eval_set
-from bot.tg.changes import change_library, stop_merging
+from bot.tg.changes import background_merge, change_library, stop_merging
 from bot.tg.keys import LIBRARY
 
 
@@ -79,6 +85,34 @@ async def through_the_edge(library: Library, posts: Sequence[Article]) -> list[f
     return times
 
 
+def while_asking(
+    work: Callable[[], object], library: Library, questions: Sequence[str], times: int = 1
+) -> tuple[list[float], list[float]]:
+    """``work`` run ``times`` times in a thread, as the bot merges, while this one answers
+    ``questions`` on ``library`` again and again until it ends: each run's seconds, and the
+    questions' milliseconds."""
+    spent: list[float] = []
+    worker = threading.Thread(target=lambda: spent.extend(ms(work) / 1000 for _ in range(times)))
+    worker.start()
+    asked = []
+    while worker.is_alive():
+        for question in questions:
+            asked.append(answer_ms(library, question))
+            if not worker.is_alive():
+                break
+    worker.join()
+    return spent, asked
+
+
+def seconds(times: Sequence[float]) -> str:
+    return f"({', '.join(f'{t:.1f}' for t in times)})"
+
+
+def rebuilt(library: Library) -> Library:
+    """The view's library built again from its articles: what a merge did before issue10-merge."""
+    return prepared(library.replace())
+
+
 def replicated(articles: Sequence[Article], copies: int) -> list[Article]:
     return [
         Article(f"{copy}-{a.id}", a.title, a.text, a.date, a.url)
@@ -95,6 +129,10 @@ def main() -> None:
     parser.add_argument("--posts", type=int, default=7)
     parser.add_argument("-n", type=int, default=200, help="questions to time")
     parser.add_argument("--semantic", action="store_true", help="time embedding one post too")
+    parser.add_argument("--merges", type=int, default=5, help="merges to time, one by one")
+    parser.add_argument(
+        "--rebuild", action="store_true", help="time building the view again too (minutes)"
+    )
     args = parser.parse_args()
     eval_set = load_eval_set(args.data)
     corpus = load_corpus(eval_set.corpus_path).articles
@@ -135,18 +173,27 @@ def main() -> None:
         f" ({', '.join(f'{t:.1f}' for t in through)})"
     )
 
-    merging: list[float] = []
-    merger = threading.Thread(target=lambda: merging.append(ms(partial(merge, library))))
-    merger.start()
-    during = []
-    while merger.is_alive():
-        for question in questions:
-            during.append(answer_ms(library, question))
-            if not merger.is_alive():
-                break
-    merger.join()
-    print(f"merge: {merging[0] / 1000:.0f} s; question during merge:", percentiles(during))
-    print(f"peak RSS at the end: {rss_mb():.0f} MB")
+    assert isinstance(library, LiveLibrary)
+    alone = [ms(partial(merge, library)) / 1000 for _ in range(args.merges)]
+    median = statistics.median(alone)
+    print(f"merge alone, no question asked: median {median:.1f} s {seconds(alone)}")
+    spent, during = while_asking(partial(background_merge, library), library, questions)
+    print(
+        f"merge as the bot runs it (lowest CPU priority): {spent[0]:.1f} s; question during it:",
+        percentiles(during),
+    )
+    spent, during = while_asking(partial(merge, library), library, questions, args.merges)
+    print(
+        f"merge at the usual priority, {args.merges} times: median"
+        f" {statistics.median(spent):.1f} s {seconds(spent)}; question during them:",
+        percentiles(during),
+    )
+    print("question with no merge, again:", percentiles([answer_ms(library, q) for q in questions]))
+    print(f"peak RSS after the merges: {rss_mb():.0f} MB")
+    if args.rebuild:
+        spent, during = while_asking(partial(rebuilt, library), library, questions)
+        print(f"rebuild: {spent[0]:.0f} s; question during rebuild:", percentiles(during))
+        print(f"peak RSS at the end: {rss_mb():.0f} MB")
 
     if args.semantic:
         model = E5Embedder()

@@ -4,6 +4,8 @@ its own thread while other chats are answered, and a channel post is seen by the
 from __future__ import annotations
 
 import asyncio
+import os
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -12,7 +14,7 @@ import pytest
 
 from bot.core.corpus import Article
 from bot.core.library import Library
-from bot.core.live import LiveLibrary
+from bot.core.live import LiveLibrary, merge
 from bot.tg import changes
 from bot.tg.app import App
 from bot.tg.keys import LIBRARY
@@ -27,7 +29,7 @@ BULK = [
 
 
 class Gate:
-    """Holds a library method in its thread until released: a long ingestion or merge."""
+    """Holds library work in its thread until released: a long ingestion or merge."""
 
     def __init__(self) -> None:
         self.entered, self.released = threading.Event(), threading.Event()
@@ -90,7 +92,7 @@ async def test_questions_and_posts_go_on_during_a_merge_and_the_merge_keeps_them
 ) -> None:
     monkeypatch.setattr(changes, "MERGE_DELAY", 0.0)
     monkeypatch.setattr(changes, "MERGE_PARTS", 2)  # the base and one change
-    monkeypatch.setattr(LiveLibrary, "replace", gate.wrap(LiveLibrary.replace, lambda _: True))
+    monkeypatch.setattr(changes, "merge", gate.wrap(merge, lambda _: True))
     await feed(offline_app, make_channel_post_update(POST, message_id=31))
     assert isinstance(offline_app.bot_data[LIBRARY], LiveLibrary)
     await gate.reached()  # merging the first post in
@@ -112,7 +114,7 @@ async def test_changes_made_during_a_merge_are_applied_to_its_result(
 ) -> None:
     monkeypatch.setattr(changes, "MERGE_DELAY", 0.0)
     monkeypatch.setattr(changes, "MERGE_PARTS", 2)  # the base and one change
-    monkeypatch.setattr(LiveLibrary, "replace", gate.wrap(LiveLibrary.replace, lambda _: True))
+    monkeypatch.setattr(changes, "merge", gate.wrap(merge, lambda _: True))
     bot_data: dict[str, Any] = {LIBRARY: library}
     first, second = BULK[0], BULK[1]
     await changes.change_library(bot_data, [first])
@@ -132,3 +134,25 @@ async def test_a_view_of_few_changes_is_served_without_merging(library: Library)
     await changes.change_library(bot_data, [BULK[0]])
     await changes.merging_done(bot_data)  # none is due: this returns at once
     assert isinstance(bot_data[LIBRARY], LiveLibrary)
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="Linux gives each thread a nice value")
+async def test_a_merge_runs_at_the_lowest_cpu_priority_and_leaves_the_others_as_they_were(
+    library: Library, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(changes, "MERGE_DELAY", 0.0)
+    monkeypatch.setattr(changes, "MERGE_PARTS", 2)  # the base and one change
+    seen: list[int] = []
+
+    def observed(view: LiveLibrary) -> Library:
+        seen.append(os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
+        return merge(view)
+
+    monkeypatch.setattr(changes, "merge", observed)
+    ours = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    bot_data: dict[str, Any] = {LIBRARY: library}
+    await changes.change_library(bot_data, [BULK[0]])
+    await changes.merging_done(bot_data)
+    assert seen == [changes.MERGE_NICE] == [19]
+    assert not isinstance(bot_data[LIBRARY], LiveLibrary)
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == ours

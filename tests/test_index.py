@@ -313,6 +313,45 @@ def test_replace_equals_building_from_scratch(seed: int, variant: Variant) -> No
         assert index.top_k(query, 5) == expected.top_k(query, 5)
 
 
+@pytest.mark.parametrize("variant", ["lucene", "okapi"])
+@pytest.mark.parametrize("seed", range(8))
+def test_merging_indexes_equals_building_from_their_kept_passages(
+    seed: int, variant: Variant
+) -> None:
+    """Several indexes, some of whose passages are dropped, merge into the index of the rest."""
+    rng = random.Random(seed)
+    corpora = [random_corpus(rng)[: rng.choice([0, 3, 300])] for _ in range(rng.randint(1, 4))]
+    parts = [BM25Index.build(docs, variant=variant, k1=1.1, b=0.6) for docs in corpora]
+    kept = [np.array([rng.random() < 0.7 for _ in docs], dtype=bool) for docs in corpora]
+    merged = BM25Index.merged(parts, kept)
+    rest = [
+        doc
+        for docs, keep in zip(corpora, kept, strict=True)
+        for doc, k in zip(docs, keep, strict=True)
+        if k
+    ]
+    expected = BM25Index.build(rest, variant=variant, k1=1.1, b=0.6)
+    assert_same_index(merged, expected)
+    query = rng.choices([*{t for d in rest for t in d}, "unseen"], k=3)
+    assert merged.scores(query).tolist() == expected.scores(query).tolist()
+
+
+def test_a_vocabulary_made_a_step_at_a_time_numbers_every_term(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(index_module, "VOCABULARY_STEP", 2)
+    index = BM25Index.build(DOCS)
+    terms = sorted({t for doc in DOCS for t in doc})
+    assert index.vocabulary == {t: row for row, t in enumerate(terms)}
+    assert [score > 0 for score in index.scores(["pass"])] == [False, False, True]
+
+
+def test_indexes_of_other_parameters_are_not_merged() -> None:
+    parts = [BM25Index.build(DOCS), BM25Index.build(DOCS, k1=2.0)]
+    with pytest.raises(ValueError, match="other BM25 parameters"):
+        BM25Index.merged(parts, [np.ones(3, dtype=bool)] * 2)
+
+
 def test_replace_refuses_a_passage_it_does_not_have() -> None:
     with pytest.raises(IndexError, match=r"0\.\.2"):
         BM25Index.build(DOCS).replace([3])

@@ -6,7 +6,9 @@ compare every score a question gets: lexical, then fused with the bag-of-words s
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
@@ -14,12 +16,17 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from bot.core import library as library_module
 from bot.core.analysis import tokenize
-from bot.core.corpus import Article
+from bot.core.corpus import Article, load_corpus
 from bot.core.forms import answer_form
 from bot.core.library import Library
-from bot.core.live import LiveLibrary, changed
+from bot.core.live import LiveLibrary, Picked, Rows, changed, merge
+from bot.core.saved import SavedArticles, load_library_parts, save_library
 from tests.auxil.embedders import BagOfWords
+from tests.conftest import DATA
+from tests.test_index import assert_same_index
+from tests.test_saved import CONFIG, KEY, assert_same
 
 # Few words, so that terms are shared (document frequencies move) and some sentences repeat.
 WORDS = st.sampled_from(
@@ -53,9 +60,13 @@ SLOW = settings(max_examples=40, deadline=None, suppress_health_check=[HealthChe
 
 
 def apply_both(
-    base: Library, changes: Sequence[tuple[list[Article], list[str]]]
+    base: Library,
+    changes: Sequence[tuple[list[Article], list[str]]],
+    scratch: Library | None = None,
 ) -> tuple[Library, Library]:
-    live, scratch = base, base
+    """``changes`` applied to ``base`` in segments, and to ``scratch`` (default: ``base``) by
+    building again."""
+    live, scratch = base, base if scratch is None else scratch
     for added, removed in changes:
         live = changed(live, added, removed)
         scratch = scratch.replace(added, removed)
@@ -109,10 +120,77 @@ def test_fused_scores_of_a_changed_library_equal_those_built_from_scratch(
     embedder = BagOfWords()
     live, scratch = apply_both(Library(base, passage_chars=80, embedder=embedder), changes)
     assert_same_answers(live, scratch)
-    # A merge is the plain library of the same articles.
-    merged = live.replace()
+    if isinstance(live, LiveLibrary):  # a merge is the plain library of the same articles
+        assert_merged_as_built(merge(live), scratch)
+
+
+def assert_merged_as_built(merged: Library, built: Library) -> None:
+    """A merge's library is a build's: the same tables and indexes, so the same scores."""
     assert not isinstance(merged, LiveLibrary)
-    assert_same_answers(merged, scratch)
+    assert_same(built, merged)
+    for name in ("index", "article_index", "pair_index", "sentence_index"):
+        assert_same_index(getattr(merged, name), getattr(built, name))
+    for name in ("article_of", "article_first", "sentence_passage", "sentence_first"):
+        assert np.array_equal(getattr(merged, name), getattr(built, name)), name
+    for name in ("passage_vectors", "sentence_vectors"):
+        ours, theirs = getattr(merged, name), getattr(built, name)
+        assert (ours is None and theirs is None) or np.array_equal(ours, theirs), name
+
+
+@SLOW
+@given(BASE, st.lists(st.lists(CHANGE, min_size=1, max_size=3), min_size=1, max_size=3))
+def test_merging_a_changed_library_again_and_again_equals_building_it(
+    base: list[Article], rounds: list[list[tuple[list[Article], list[str]]]]
+) -> None:
+    """Changes, a merge, more changes, another merge...: each merge equals a build, vectors too."""
+    live = scratch = Library(base, passage_chars=80, embedder=BagOfWords())
+    for changes in rounds:
+        live, scratch = apply_both(live, changes, scratch)
+        if isinstance(live, LiveLibrary):
+            live = merge(live)
+            assert_merged_as_built(live, scratch)
+
+
+def test_a_merge_reads_a_saved_library_through_rather_than_making_its_items(
+    tmp_path: Path,
+) -> None:
+    """A saved base's articles, passages and terms stay made when read, merge after merge."""
+    built = Library(load_corpus(DATA / "good").articles, passage_chars=200)
+    save_library(built.parts, tmp_path / "library", KEY)
+    parts, _ = load_library_parts(tmp_path / "library")
+    live: Library = Library.from_parts(parts, dataclasses.replace(CONFIG, passage_chars=200))
+    scratch = built
+    for number in range(3):
+        post = Article(f"post{number}", f"Ferry notice {number}", f"The ferry {number} is late.")
+        changes = [([post], [built.articles[number].id])]
+        live, scratch = apply_both(live, changes, scratch)
+        assert isinstance(live, LiveLibrary)
+        live = merge(live)
+        assert_merged_as_built(live, scratch)
+        for rows in (live.articles, live.passages, live.passage_terms, live.article_terms):
+            # The saved sequence read through, and one list of the posts since: never deeper.
+            assert isinstance(rows, Picked)
+            assert isinstance(rows.items, Rows)
+            assert [type(p) for p in rows.items.parts][1:] == [list]
+            if rows is live.articles:
+                assert isinstance(rows.items.parts[0], SavedArticles)
+
+
+def test_a_merge_tokenizes_and_embeds_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    embedder = BagOfWords()
+    base = Library(
+        [Article(f"a{i}", f"Park {i}", f"The park {i} opens at dawn.") for i in range(5)],
+        embedder=embedder,
+    )
+    live = changed(base, [Article("post", "Ferry", "The new ferry sails at noon.")], ["a1"])
+    assert isinstance(live, LiveLibrary)
+    embedder.embedded.clear()
+    with monkeypatch.context() as patched:
+        patched.setattr(library_module, "tokenize", None)  # calling it fails the merge
+        merged = merge(live)
+    assert embedder.embedded == []
+    assert merged.search("when does the ferry sail")[0].article.id == "post"
+    assert [a.id for a in merged.articles] == ["a0", "a2", "a3", "a4", "post"]
 
 
 def test_a_change_embeds_and_serves_only_its_own_article() -> None:

@@ -49,9 +49,12 @@ query whose best-bounded term is in more than ``SEED_SHARE`` of the passages, an
 an index under ``PRUNE_MIN_PASSAGES`` passages.
 
 **Rows and changes.** Terms are numbered in sorted order and every posting keeps its term
-frequency, so :meth:`BM25Index.replace` (passages removed, others appended) produces exactly the
-arrays :meth:`BM25Index.build` would from the resulting passages, without their tokens: N, the
-mean length and document frequencies change every contribution, so it sorts all postings again.
+frequency, so :meth:`BM25Index.merged` (some passages of each of several indexes, one index after
+the other) produces exactly the arrays :meth:`BM25Index.build` would from those passages, without
+their tokens: a posting's place in the merged arrays follows from its term's kept postings in the
+indexes before it, and N, the mean length and document frequencies change every contribution, so
+all are computed again. :meth:`BM25Index.replace` (passages removed, others appended) is a merge
+with the index of the new ones.
 
 **Other statistics.** A library served in segments (:mod:`bot.core.live`) scores each segment's
 postings with the statistics of the whole (:class:`Statistics`, and every term's idf from its
@@ -78,11 +81,12 @@ import os
 import shutil
 import tempfile
 import zlib
+from bisect import bisect_left
 from collections import Counter, defaultdict
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from itertools import chain
+from itertools import chain, compress
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
@@ -93,6 +97,7 @@ Variant = Literal["lucene", "okapi"]
 FloatArray = npt.NDArray[np.float64]
 IdArray = npt.NDArray[np.int32]
 OffsetArray = npt.NDArray[np.int64]
+Mask = npt.NDArray[np.bool_]
 
 FORMAT_NAME = "announcements-bot BM25Index"
 FORMAT_VERSION = 1
@@ -113,6 +118,8 @@ SEED_SHARE = 0.25
 # cost of adding one posting): past this share of the passages, adding every posting is cheaper.
 # Same run, 1M passages: 0.01 gave p99 38 ms, 0.05 31 ms; another run 0.05 25 ms, 0.1 21 ms.
 CANDIDATE_SHARE = 0.1
+# Terms a vocabulary dict is made of at a time (see _vocabulary): a few milliseconds' work.
+VOCABULARY_STEP = 8192
 # Relative slack on the pruning floor, so that rounding in a sum of bounds never drops a passage.
 BOUND_SLACK = 1e-9
 # A floor is the k-th best of a sample of this many lower bounds: sorting them all would cost more
@@ -230,14 +237,62 @@ class BM25Index:
             terms, offsets, passage_ids, tf, lengths, k1=k1, b=b, variant=variant, epsilon=epsilon
         )
 
+    @classmethod
+    def merged(cls, parts: Sequence[BM25Index], kept: Sequence[Mask]) -> BM25Index:
+        """The index :meth:`build` makes of each part's ``kept`` passages, part after part.
+
+        Exact: the same terms, statistics and arrays, so the same scores bit for bit, made from
+        the parts' term frequencies and lengths without their tokens (see the module's
+        docstring). A part's postings are in term order, then passage order, and the merged
+        terms keep the order of each part's, so a kept posting's place is computed rather than
+        sorted: the cost is a few numpy passes over the postings, during which other threads
+        run, and a pass over each part's vocabulary in Python.
+        """
+        first = parts[0]
+        settings = (first.k1, first.b, first.variant, first.epsilon)
+        if any((p.k1, p.b, p.variant, p.epsilon) != settings for p in parts):
+            raise ValueError("indexes of other BM25 parameters can't be merged")
+        stays = [keep[part.passage_ids] for part, keep in zip(parts, kept, strict=True)]
+        rows = [_posting_rows(part.offsets)[stay] for part, stay in zip(parts, stays, strict=True)]
+        terms, new_rows = _merged_terms(parts, rows)
+        counts = [np.bincount(row, minlength=len(terms)) for row in new_rows]
+        offsets = np.zeros(len(terms) + 1, dtype=np.int64)
+        np.cumsum(np.sum(counts, axis=0, dtype=np.int64), out=offsets[1:])
+        passage_ids = np.empty(int(offsets[-1]), dtype=np.int32)
+        tf = np.empty(int(offsets[-1]), dtype=np.int32)
+        after = offsets[:-1].copy()  # where a term's postings of the next part go
+        start = 0
+        for part, keep, stay, row, count in zip(parts, kept, stays, new_rows, counts, strict=True):
+            # A term's kept postings are consecutive in the part: the first goes to ``after``.
+            run_start = np.cumsum(count) - count
+            place = np.arange(row.shape[0]) + (after - run_start)[row]
+            position = np.cumsum(keep) - 1 + start  # a kept passage's merged position
+            passage_ids[place] = position[part.passage_ids[stay]]
+            tf[place] = part.frequencies[stay]
+            after += count
+            start += int(np.count_nonzero(keep))
+        lengths = np.concatenate(
+            [part.doc_lengths[keep] for part, keep in zip(parts, kept, strict=True)]
+        ).astype(np.int64)
+        return _finish(
+            terms,
+            offsets,
+            passage_ids,
+            tf,
+            lengths,
+            k1=first.k1,
+            b=first.b,
+            variant=first.variant,
+            epsilon=first.epsilon,
+        )
+
     def replace(
         self, removed: Iterable[int] = (), added: Sequence[Sequence[str]] = ()
     ) -> BM25Index:
         """The index :meth:`build` makes of the passages not ``removed`` (in order), then ``added``.
 
-        Exact: the same terms, statistics and arrays, so the same scores bit for bit. The kept
-        passages are not counted again, but every weight is computed again (N, the mean length
-        and document frequencies change): the cost is a sort of all postings, not a tokenizing.
+        Exact (see :meth:`merged`): the kept passages are not counted again, but every weight is
+        computed again (N, the mean length and document frequencies change).
         """
         total = len(self)
         kept = np.ones(total, dtype=bool)
@@ -245,42 +300,10 @@ class BM25Index:
         if gone.size and (gone.min() < 0 or gone.max() >= total):
             raise IndexError(f"passages to remove must be in 0..{total - 1}")
         kept[gone] = False
-        position = np.cumsum(kept) - 1  # a kept passage's new position
-        stays = kept[self.passage_ids]
-        old_rows = np.repeat(np.arange(len(self.vocabulary)), np.diff(self.offsets))[stays]
-        old_terms = sorted(self.vocabulary, key=self.vocabulary.__getitem__)
-        new_terms, new_offsets, new_ids, new_tf, new_lengths = _count(added)
-        live = np.flatnonzero(np.bincount(old_rows, minlength=len(old_terms))).tolist()
-        terms = sorted({old_terms[row] for row in live} | set(new_terms))
-        row_of = {term: row for row, term in enumerate(terms)}
-        remain = int(kept.sum())
-        size = remain + len(added)
-        old_row = np.array([row_of.get(term, -1) for term in old_terms], dtype=np.int64)
-        new_row = np.array([row_of[term] for term in new_terms], dtype=np.int64)
-        # Both parts are sorted by term, then passage: one stable sort of keys merges them.
-        keys = np.concatenate(
-            [
-                old_row[old_rows] * size + position[self.passage_ids[stays]],
-                np.repeat(new_row, np.diff(new_offsets)) * size + remain + new_ids,
-            ]
+        new = BM25Index.build(
+            added, k1=self.k1, b=self.b, variant=self.variant, epsilon=self.epsilon
         )
-        order = np.argsort(keys, kind="stable")
-        keys = keys[order]
-        tf = np.concatenate([self.frequencies[stays], new_tf])[order]
-        offsets = np.searchsorted(keys, np.arange(len(terms) + 1, dtype=np.int64) * size)
-        passage_ids = (keys % max(size, 1)).astype(np.int32)
-        lengths = np.concatenate([self.doc_lengths[kept].astype(np.int64), new_lengths])
-        return _finish(
-            terms,
-            offsets,
-            passage_ids,
-            tf,
-            lengths,
-            k1=self.k1,
-            b=self.b,
-            variant=self.variant,
-            epsilon=self.epsilon,
-        )
+        return BM25Index.merged([self, new], [kept, np.ones(len(new), dtype=bool)])
 
     def __len__(self) -> int:
         return int(self.doc_lengths.shape[0])
@@ -493,7 +516,7 @@ class BM25Index:
         except (KeyError, TypeError, ValueError) as exc:
             raise IndexFormatError(f"{source}: the manifest lacks a parameter ({exc})") from exc
         return cls(
-            dict(zip(terms, range(len(terms)), strict=True)),
+            _vocabulary(terms),
             k1=k1,
             b=b,
             variant=variant,
@@ -604,6 +627,69 @@ def _count(
     return [seen[i] for i in order], offsets, passage_ids, tf, lengths
 
 
+def _merged_terms(
+    parts: Sequence[BM25Index], rows: Sequence[npt.NDArray[np.int64]]
+) -> tuple[list[str], list[npt.NDArray[np.int64]]]:
+    """The sorted terms of the kept postings (each part's ``rows``), and those rows renumbered.
+
+    The largest vocabulary (a merge's base, most often) is renumbered with numpy: a term keeps
+    its row, less the terms before it that are gone, plus the other parts' new terms before it.
+    Only the other parts' terms are looked at one by one: a merge costs the changes' vocabulary
+    in Python, not the whole library's, which would hold the GIL long at a million terms.
+    """
+    # A part's rows follow its terms' sorted order: sorting them finds one run, in linear time.
+    names = [sorted(part.vocabulary) for part in parts]
+    anchor = max(range(len(parts)), key=lambda number: len(names[number]))
+    alive = np.bincount(rows[anchor], minlength=len(names[anchor])) > 0
+    others = {
+        term
+        for number, row in enumerate(rows)
+        if number != anchor
+        for term in compress(names[number], np.bincount(row, minlength=len(names[number])))
+    }
+    found = [parts[anchor].vocabulary.get(term) for term in others]
+    alive[[row for row in found if row is not None]] = True
+    extra = sorted(term for term, row in zip(others, found, strict=True) if row is None)
+    # Two sorted runs: sorting them one after the other merges them.
+    terms = sorted([*compress(names[anchor], alive.tolist()), *extra])
+    # A new term goes before the first of the anchor's that sorts after it.
+    before = np.array([bisect_left(names[anchor], term) for term in extra], dtype=np.int64)
+    shift = np.searchsorted(before, np.arange(len(names[anchor])), side="right")
+    renumbered = np.cumsum(alive) - 1 + shift
+    return terms, [
+        renumbered[row]
+        if number == anchor
+        else np.array([bisect_left(terms, t) for t in names[number]], dtype=np.int64)[row]
+        for number, row in enumerate(rows)
+    ]
+
+
+def _posting_rows(offsets: OffsetArray) -> npt.NDArray[np.int64]:
+    """Each posting's row, from the rows' ``offsets``: 1 where a row starts, summed.
+
+    ``np.repeat`` would hold the GIL throughout (tens of milliseconds at 10M postings), and a
+    merge in the background must let questions run; these steps let go of it. Every row has a
+    posting, so no two rows start at one place.
+    """
+    starts = np.zeros(int(offsets[-1]), dtype=np.int64)
+    starts[offsets[1:-1]] = 1
+    rows: npt.NDArray[np.int64] = np.cumsum(starts, out=starts)
+    return rows
+
+
+def _vocabulary(terms: Sequence[str]) -> dict[str, int]:
+    """Each of ``terms`` mapped to its position, made ``VOCABULARY_STEP`` terms at a time.
+
+    One ``dict(zip(...))`` holds the GIL for as long as it takes (some 100 ms for 125k terms on
+    the loaded 2-core machine); between steps a question's thread can take it.
+    """
+    vocabulary: dict[str, int] = {}
+    for start in range(0, len(terms), VOCABULARY_STEP):
+        step = terms[start : start + VOCABULARY_STEP]
+        vocabulary.update(zip(step, range(start, start + len(step)), strict=True))
+    return vocabulary
+
+
 def _finish(
     terms: list[str],
     offsets: OffsetArray,
@@ -636,12 +722,12 @@ def _finish(
     weights *= scale
     weights /= norm
     del norm
-    weights *= np.repeat(idf, np.diff(offsets))
+    weights *= idf[_posting_rows(offsets)]
     # Every term has at least one posting, so each reduceat segment is non-empty.
     max_weights = np.maximum.reduceat(weights, offsets[:-1]) if terms else np.zeros(0)
     dense_slot, dense = _dense_rows(offsets, passage_ids, weights, total)
     return BM25Index(
-        dict(zip(terms, range(len(terms)), strict=True)),
+        _vocabulary(terms),
         idf,
         offsets,
         passage_ids,

@@ -30,8 +30,17 @@ passage and term lists of the segments are read through as one (:class:`Rows`, :
 a bisection per access), and each segment keeps its own vectors. Until a merge, a question's
 terms are scored from their postings' frequencies rather than read from stored contributions,
 which costs a question little (p50 47.3 ms before the changes, 48.6 after, same run); each part
-adds a pass per term and index. :func:`merge` builds the plain library of the view's articles,
-and the edge runs it in the background when enough parts have gathered (:mod:`bot.tg.changes`).
+adds a pass per term and index.
+
+**Merge.** :func:`merge` makes the plain library of a view's live articles out of its segments,
+tokenizing and embedding nothing again: each index is the segments' kept postings merged
+(:meth:`~bot.core.index.BM25Index.merged`: every contribution computed again under the new
+statistics), the row tables are renumbered and the vectors' kept rows stacked, with numpy; the
+article, passage and term lists are gathered (:func:`gathered`: a saved base's are read
+through, not made). The result is the library a build of those articles makes, array for array
+(tests/test_live.py). At 192k passages it takes seconds where building again took minutes
+(docs/benchmarks.md), nearly all in numpy calls that let go of the GIL; the edge runs it in the
+background when enough parts have gathered (:mod:`bot.tg.changes`).
 
 Only Lucene's variant is served in segments: rank-bm25's (``"okapi"``) floors negative idfs at a
 share of the mean idf over the whole vocabulary, a statistic no segment holds; such a library
@@ -44,7 +53,7 @@ from bisect import bisect_right
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from itertools import accumulate, chain
+from itertools import accumulate, chain, groupby
 from typing import TypeVar
 
 import numpy as np
@@ -52,7 +61,7 @@ import numpy.typing as npt
 
 from bot.core.corpus import Article
 from bot.core.index import BM25Index, FloatArray, Statistics, TermIndex, lucene_idf
-from bot.core.library import Library
+from bot.core.library import Library, LibraryParts
 from bot.core.rows import ItemSequence
 from bot.core.semantic import Vectors
 
@@ -64,34 +73,74 @@ class Rows(ItemSequence[T]):
     """Several sequences read as one, in order, without copying them."""
 
     def __init__(self, parts: Iterable[Sequence[T]]) -> None:
-        self._parts = tuple(p for p in parts if len(p))
-        self._starts = [0, *accumulate(len(p) for p in self._parts)]
+        self.parts = tuple(p for p in parts if len(p))
+        self.starts = [0, *accumulate(len(p) for p in self.parts)]
 
     def __len__(self) -> int:
-        return self._starts[-1]
+        return self.starts[-1]
 
     def _item(self, index: int) -> T:
-        part = bisect_right(self._starts, index) - 1
-        return self._parts[part][index - self._starts[part]]
+        part = bisect_right(self.starts, index) - 1
+        return self.parts[part][index - self.starts[part]]
 
     def __iter__(self) -> Iterator[T]:
-        return chain.from_iterable(self._parts)
+        return chain.from_iterable(self.parts)
 
 
 class Picked(ItemSequence[T]):
     """The items of ``items`` at ``positions``, in that order, without copying them."""
 
     def __init__(self, items: Sequence[T], positions: npt.NDArray[np.int64]) -> None:
-        self._items, self._positions = items, positions
+        self.items, self.positions = items, positions
 
     def __len__(self) -> int:
-        return int(self._positions.shape[0])
+        return int(self.positions.shape[0])
 
     def _item(self, index: int) -> T:
-        return self._items[int(self._positions[index])]
+        return self.items[int(self.positions[index])]
 
     def __iter__(self) -> Iterator[T]:
-        return (self._items[i] for i in self._positions.tolist())
+        return (self.items[i] for i in self.positions.tolist())
+
+
+def gathered(parts: Sequence[Sequence[T]], kept: Sequence[Mask]) -> Sequence[T]:
+    """The items of ``parts`` that ``kept`` marks, in order, as one sequence: a merge's lists.
+
+    The items of lists and tuples are copied by reference into one new list (milliseconds at
+    100k items), so that those left out are freed; any other sequence (a saved library's, whose
+    items are made from a memory map when read) is read through, a :class:`Picked` of the
+    parts. A part that is itself such a pick is read through to its own parts, so that merge
+    after merge never stacks views: a saved base stays one sequence read through, beside one
+    list of everything added since.
+    """
+    sources: list[tuple[Sequence[T], npt.NDArray[np.int64]]] = []  # a part and its kept items
+    for part, keep in zip(parts, kept, strict=True):
+        local = np.flatnonzero(keep)
+        if isinstance(part, Picked) and isinstance(part.items, Rows):
+            rows, at = part.items, part.positions[local]
+            owner = np.searchsorted(rows.starts, at, side="right") - 1
+            sources += [
+                (rows.parts[n], at[owner == n] - rows.starts[n]) for n in np.unique(owner).tolist()
+            ]
+        elif local.size:
+            sources.append((part, local))
+    leaves: list[Sequence[T]] = []
+    positions = []
+    for copied, group in groupby(sources, key=lambda s: isinstance(s[0], list | tuple)):
+        if copied:
+            leaf = [item for items, at in group for item in map(items.__getitem__, at.tolist())]
+            positions.append(np.arange(len(leaf), dtype=np.int64))
+            leaves.append(leaf)
+        else:
+            for items, at in group:
+                positions.append(at)
+                leaves.append(items)
+    if all(isinstance(leaf, list) for leaf in leaves):  # at most one: nothing is read through
+        return leaves[0] if leaves else []
+    starts = _starts(len(leaf) for leaf in leaves)
+    return Picked(
+        Rows(leaves), np.concatenate([p + s for p, s in zip(positions, starts, strict=False)])
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -323,9 +372,58 @@ def combined(library: Library, segment: Library, removed: Iterable[str] = ()) ->
     return LiveLibrary(segments, graves)
 
 
-def merge(library: Library) -> Library:
-    """The plain library of ``library``'s articles (a view's segments merged), :func:`prepared`."""
-    return prepared(library.replace())
+def merge(view: LiveLibrary) -> Library:
+    """The plain library of ``view``'s articles, :func:`prepared`: its segments' live rows merged.
+
+    Nothing is tokenized or embedded again: every table, index and vector array of the result
+    is made of the segments' with numpy (see the module's docstring), and equals a build's.
+    """
+    libraries = [s.library for s in view.segments]
+    articles = [~s.removed for s in view.segments]
+    passages = [~s.passages_removed for s in view.segments]
+    sentences = [~s.sentences_removed for s in view.segments]
+    article_number, passage_number = _numbers(articles), _numbers(passages)
+    article_of = np.concatenate(
+        [
+            number[lib.article_of[keep]]
+            for number, lib, keep in zip(article_number, libraries, passages, strict=True)
+        ]
+    )
+    sentence_passage = np.concatenate(
+        [
+            number[lib.sentence_passage[keep]]
+            for number, lib, keep in zip(passage_number, libraries, sentences, strict=True)
+        ]
+    )
+
+    def index(kind: str, kept: list[Mask]) -> BM25Index:
+        return BM25Index.merged([_bm25(getattr(lib, kind)) for lib in libraries], kept)
+
+    def vectors(kind: str, kept: list[Mask]) -> Vectors | None:
+        if view.embedder is None:
+            return None
+        return np.concatenate(
+            [_vectors(getattr(lib, kind))[keep] for lib, keep in zip(libraries, kept, strict=True)]
+        )
+
+    article_count = sum(int(np.count_nonzero(keep)) for keep in articles)
+    parts = LibraryParts(
+        articles=gathered([lib.articles for lib in libraries], articles),
+        passages=gathered([lib.passages for lib in libraries], passages),
+        passage_terms=gathered([lib.passage_terms for lib in libraries], passages),
+        article_terms=gathered([lib.article_terms for lib in libraries], articles),
+        index=index("index", passages),
+        article_index=index("article_index", articles),
+        pair_index=index("pair_index", passages),
+        sentence_index=index("sentence_index", sentences),
+        article_of=article_of,
+        article_first=np.searchsorted(article_of, np.arange(article_count + 1)),
+        sentence_passage=sentence_passage,
+        sentence_first=np.searchsorted(sentence_passage, np.arange(article_of.shape[0] + 1)),
+        passage_vectors=vectors("passage_vectors", passages),
+        sentence_vectors=vectors("sentence_vectors", sentences),
+    )
+    return prepared(Library.from_parts(parts, view.config, view.embedder, view.cache))
 
 
 def prepared(library: Library) -> Library:
@@ -343,6 +441,19 @@ def _bm25(index: TermIndex) -> BM25Index:
     if not isinstance(index, BM25Index):
         raise TypeError(f"a segment must be a plain library, not one with a {type(index)}")
     return index
+
+
+def _vectors(vectors: Vectors | None) -> Vectors:
+    """A segment's vectors: a view has an embedder only if every segment has vectors."""
+    if vectors is None:
+        raise ValueError("a segment of a semantic library has no vectors")
+    return vectors
+
+
+def _numbers(kept: Sequence[Mask]) -> list[npt.NDArray[np.int64]]:
+    """Per part, each kept row's number in the merged table (the parts' kept rows in order)."""
+    starts = _starts(int(np.count_nonzero(keep)) for keep in kept)
+    return [np.cumsum(keep) - 1 + start for keep, start in zip(kept, starts, strict=False)]
 
 
 def _starts(sizes: Iterable[int]) -> npt.NDArray[np.int64]:

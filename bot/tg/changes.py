@@ -12,14 +12,18 @@ A change takes milliseconds and never waits for a rebuild (:mod:`bot.core.live`)
    was swapped under it anyway (by code that sets ``bot_data`` directly, as tests do) is
    combined again with the new one rather than dropping what that added;
 3. once the view has ``MERGE_PARTS`` segments and graves, ``MERGE_DELAY`` seconds after the
-   last change, its articles are built into one plain library in a background thread, and
-   swapped in after the changes made meanwhile are applied to it again. Questions and changes go
-   on during the merge, but slower: it rebuilds everything (ten minutes at 192k passages on the
-   busy 2-core machine) and holds the GIL most of that time, so a question's numpy steps wait
-   for it (docs/benchmarks.md: p50 3 times the usual during a merge, p99 10 times).
+   last change, its segments are merged into one plain library in a background thread
+   (:func:`bot.core.live.merge`: numpy over their arrays, nothing tokenized again), and swapped
+   in after the changes made meanwhile are applied to it again. Questions and changes go on
+   during the merge.
 
 The merge runs in a daemon thread rather than the event loop's executor: stopping the bot then
 never waits for a merge, whose work is only lost, not needed (the view it replaces is exact).
+That thread runs at the lowest CPU priority (``MERGE_NICE``). A merge lets go of the GIL for
+nearly all its work, but on the 2-core machine any other busy thread took half of a question's
+core, a process too: questions during a merge at the usual priority took p50 2-3 times as long
+(docs/benchmarks.md), as during a thread that only hashed bytes. At the lowest priority the
+merge waits for the questions, and runs when they leave a core idle.
 """
 
 from __future__ import annotations
@@ -27,12 +31,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import sys
 import threading
 from collections.abc import Callable, Iterable, MutableMapping, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any, TypeVar
+from typing import Any, TypeGuard, TypeVar
 
 from bot.core.corpus import Article
 from bot.core.library import Library
@@ -48,11 +54,15 @@ _STATE = "library_changes"
 # from their frequencies (see bot.core.live), a few milliseconds at 192k passages.
 MERGE_DELAY = 10.0
 # Segments and graves a view holds before it is merged. Each adds a little to every question (a
-# pass over its postings per term and index) and to every change (its tables stacked again);
-# a merge costs minutes of slower questions at 192k passages. At 57k passages, 100 SQuAD
-# questions took p50 5.6 ms on the plain library, 8.0 with 17 parts, 9.3 with 65 (a loaded
-# machine): at 16, a channel of a few posts a day is merged every few days.
+# pass over its postings per term and index) and to every change (its tables stacked again); a
+# merge costs seconds of a core at 192k passages, and the memory of a second library while it
+# runs. At 57k passages, 100 SQuAD questions took p50 5.6 ms on the plain library, 8.0 with 17
+# parts, 9.3 with 65 (a loaded machine): at 16, a channel of a few posts a day is merged every
+# few days.
 MERGE_PARTS = 16
+# The nice value the merging thread takes (Linux gives each thread its own): 19, the lowest
+# priority, so that a merge never takes a core from a question (see the module's docstring).
+MERGE_NICE = 19
 
 T = TypeVar("T")
 
@@ -159,7 +169,7 @@ async def _merge(bot_data: MutableMapping[Any, Any], state: _Changes) -> None:
             return
         state.journal = []
         try:
-            merged = await _in_daemon_thread(partial(merge, snapshot))
+            merged = await _in_daemon_thread(partial(background_merge, snapshot))
             async with state.lock:
                 journal, state.journal = state.journal, None
                 chain = [snapshot, *(a.after for a in journal)]
@@ -182,12 +192,21 @@ async def _merge(bot_data: MutableMapping[Any, Any], state: _Changes) -> None:
             state.journal = None
 
 
-def _due(library: Library) -> bool:
+def _due(library: Library) -> TypeGuard[LiveLibrary]:
     """Whether ``library`` is a view with enough parts to be merged."""
     return (
         isinstance(library, LiveLibrary)
         and len(library.segments) + len(library.graves) >= MERGE_PARTS
     )
+
+
+def background_merge(view: LiveLibrary) -> Library:
+    """``merge(view)`` in the calling thread, which first takes ``MERGE_NICE``: only a thread
+    made for the merge should call it (see the module's docstring)."""
+    if sys.platform == "linux":  # elsewhere a thread has no nice value of its own
+        with contextlib.suppress(OSError):  # refused (a sandbox): merged at the usual priority
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), MERGE_NICE)
+    return merge(view)
 
 
 async def _in_daemon_thread(work: Callable[[], T]) -> T:
