@@ -9,8 +9,8 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import hypothesis
 import pytest
-from hypothesis import settings
 from telegram import Update
 from telegram.error import TelegramError
 
@@ -26,8 +26,8 @@ from tests.auxil.serving import Bot
 
 # Property tests check what is computed, never how fast: on the shared 2-core machine one example
 # took longer than hypothesis's default 200 ms deadline and failed a correct run.
-settings.register_profile("untimed", deadline=None)
-settings.load_profile("untimed")
+hypothesis.settings.register_profile("untimed", deadline=None)
+hypothesis.settings.load_profile("untimed")
 
 DATA = Path(__file__).parent / "data"
 REPO = Path(__file__).resolve().parent.parent
