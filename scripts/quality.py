@@ -174,7 +174,7 @@ def tradeoff(library: Library, answerable: list[str], offtopic: list[str]) -> di
         for question in questions:
             vector = library.encode_query(question)
             evidence = library.evidence(tokenize(question), answer_form(question), vector)
-            best = library.best_per_article(evidence.fused, 1)[0]
+            best = library.best_per_article(evidence.fused, 1, evidence.rows)[0]
             weighed = answerability(library, evidence, best, question)
             found.append((weighed.closest - weighed.floor, bool(weighed.missing)))
         return found

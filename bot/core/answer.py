@@ -191,8 +191,8 @@ def answer(
     context_terms = [t for t in tokenize(context) if t not in query_terms]
     weights = question_weights(library, context_terms + query_terms)
     form = answer_form(question)
-    evidence = library.evidence(context_terms + query_terms, form, vector)
-    hits = library.best_per_article(evidence.fused, k=candidates)
+    evidence = library.evidence(context_terms + query_terms, form, vector, k=candidates)
+    hits = library.best_per_article(evidence.fused, candidates, evidence.rows)
     if not hits:
         return Answer(question, Status.NOT_COVERED)
     choose = {
