@@ -37,7 +37,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import Enum
-from functools import lru_cache
+from functools import cache, lru_cache
 from math import fsum
 
 import numpy as np
@@ -427,11 +427,13 @@ def coverage(library: Library, hit: Hit, weights: dict[str, float]) -> float:
     A term no passage contains weighs ``UNKNOWN_TERM_WEIGHT`` times its idf, unless this passage
     has a word it misspells: then it is found, at its own idf.
     """
-    passage = set(library.passage_terms[hit.row])
+    has = library.passage_has(hit.row, weights)
+    # The passage's terms, listed only to look for a misspelling of a word no passage has.
+    words = cache(lambda: set(library.passage_terms[hit.row]))
     found = total = 0.0
     for term, weight in weights.items():
         unknown = library.index.document_frequency(term) == 0
-        if term in passage or (unknown and _misspells(term, passage)):
+        if term in has or (unknown and _misspells(term, words())):
             found += weight
         elif unknown:
             weight *= UNKNOWN_TERM_WEIGHT
