@@ -46,7 +46,7 @@ from __future__ import annotations
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from itertools import pairwise
 from typing import TypeVar
@@ -58,7 +58,7 @@ from bot.core.analysis import is_cjk, sentence_spans, tokenize
 from bot.core.corpus import DEFAULT_PASSAGE_CHARS, Article, Passage, split_corpus
 from bot.core.forms import Form, answer_form
 from bot.core.index import BM25Index, FloatArray, TermIndex, Variant, run_starts, top_k
-from bot.core.pruning import Query, candidates, ranges
+from bot.core.pruning import candidates, ranges
 from bot.core.semantic import (
     PROGRESS_FROM,
     Embedder,
@@ -122,6 +122,22 @@ class Evidence:
     sentence: FloatArray | None
     fused: FloatArray
     sentences: FloatArray | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Query:
+    """A question's terms as the lexical evidence weighs them.
+
+    ``terms`` count as often as the question has them; ``pairs`` are its adjacent term pairs;
+    ``mass`` holds each term's idf², the weight of its share of a sentence, or is None for a
+    question with CJK terms, which gets no sentence evidence; ``lent`` holds the terms feedback
+    lends it, weighted.
+    """
+
+    terms: Mapping[str, float]
+    pairs: Mapping[str, float]
+    mass: Mapping[str, float] | None
+    lent: Mapping[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -598,7 +614,9 @@ class Library:
         feedback = len(distinct) >= FEEDBACK_MIN_TERMS
         # Feedback reads the best articles, the form's bonus the best passages.
         depth = max(articles, passages, FEEDBACK_ARTICLES * feedback, FORM_DEPTH * formed)
-        rows = candidates(self, query, depth) if prune else None
+        # The best sentences are read when a sentence's evidence counts.
+        sentences = query.mass is not None and bool(self.sentence_weight or self.sentence_coverage)
+        rows = candidates(self, query.terms, sentences=sentences, depth=depth) if prune else None
         if rows is None:
             scored = Scored(np.arange(len(self.passages)), self._lexical_scores(query))
         else:
