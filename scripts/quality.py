@@ -177,7 +177,7 @@ def tradeoff(library: Library, answerable: list[str], offtopic: list[str]) -> di
             vector = library.encode_query(question)
             assert vector is not None
             evidence = library.evidence(tokenize(question), answer_form(question), vector)
-            best = library.best_per_article(evidence.fused, 1)[0]
+            best = library.best_per_article(evidence.fused, 1, evidence.rows)[0]
             weighed = answerability(library, evidence, best, question, vector)
             lift = weighed.standout - weighed.min_standout
             found.append(

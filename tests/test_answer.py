@@ -203,6 +203,24 @@ def test_a_misspelt_word_is_found_in_the_passage_that_has_it() -> None:
     assert answer(library, "park desk").status is Status.NOT_COVERED
 
 
+def test_the_words_a_passage_covers_are_read_from_the_index() -> None:
+    # A saved library tokenizes a passage again to list its terms: they are listed only to look
+    # for a misspelling of a word no passage has.
+    library = _small_library()
+    reads: list[int] = []
+
+    class Recording(list[list[str]]):
+        def __getitem__(self, row: int) -> list[str]:  # type: ignore[override]
+            reads.append(row)
+            return super().__getitem__(row)
+
+    library.passage_terms = Recording(library.passage_terms)
+    assert answer(library, "ferry harbour").answered
+    assert reads == []
+    assert answer(library, "ferry harbuor").answered
+    assert reads
+
+
 def test_next_sentence_is_shown_when_the_best_one_misses_question_terms() -> None:
     passage = (
         "Fox and Lionsgate paid for trailers. Lionsgate paid for Gods of Egypt. "

@@ -166,6 +166,23 @@ def test_top_k_equals_sorting_every_score(
             assert [score for _, score in found] == [scores[i] for i in expected]
 
 
+@pytest.mark.parametrize("seed", range(20))
+def test_scores_of_some_passages_are_those_of_scoring_every_passage(seed: int) -> None:
+    """Found by binary search in the postings, bit for bit what scoring every passage gives."""
+    rng = random.Random(seed)
+    docs = random_corpus(rng, zipf=seed % 2 == 0)
+    index = BM25Index.build(docs, variant="okapi" if seed % 3 == 0 else "lucene")
+    words = [*sorted({t for d in docs for t in d}), "unseen"]
+    for _ in range(8):
+        weights = {t: rng.choice([1.0, 2.0, rng.random()]) for t in rng.choices(words, k=6)}
+        rows = np.array(sorted(rng.sample(range(len(docs)), rng.randint(0, len(docs)))), dtype=int)
+        some = index.weighted_scores_at(weights, rows)
+        assert some.tolist() == index.weighted_scores(weights)[rows].tolist()
+        assert index.matched_weight_at(weights, rows).tolist() == (
+            index.matched_weight(weights)[rows].tolist()
+        )
+
+
 def test_top_k_prunes_but_finds_the_same_passages_at_scale(monkeypatch: pytest.MonkeyPatch) -> None:
     """Enough passages that the rare term's postings seed a floor and frequent terms are spared."""
     monkeypatch.setattr(index_module, "PRUNE_MIN_PASSAGES", 1000)

@@ -49,8 +49,10 @@ def assert_same(built: Library, loaded: Library) -> None:
         terms, form = tokenize(question), answer_form(question)
         vector = built.encode_query(question)
         one, two = built.evidence(terms, form, vector), loaded.evidence(terms, form, vector)
+        assert np.array_equal(one.rows, two.rows)
         assert np.array_equal(one.fused, two.fused)
         assert np.array_equal(one.lexical, two.lexical)
+        assert np.array_equal(built.scores(terms, form), loaded.scores(terms, form))
         assert [(h.row, h.score) for h in built.search(question)] == [
             (h.row, h.score) for h in loaded.search(question)
         ]

@@ -39,7 +39,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import Enum
-from functools import lru_cache
+from functools import cache, lru_cache
 from math import fsum
 
 import numpy as np
@@ -201,8 +201,8 @@ def answer(
     context_terms = [t for t in tokenize(context) if t not in query_terms]
     weights = question_weights(library, context_terms + query_terms)
     form = answer_form(question)
-    evidence = library.evidence(context_terms + query_terms, form, vector)
-    hits = library.best_per_article(evidence.fused, k=candidates)
+    evidence = library.evidence(context_terms + query_terms, form, vector, k=candidates)
+    hits = library.best_per_article(evidence.fused, candidates, evidence.rows)
     if not hits:
         return Answer(question, Status.NOT_COVERED)
     choose = {
@@ -475,11 +475,13 @@ def coverage(library: Library, hit: Hit, weights: dict[str, float]) -> float:
     A term no passage contains weighs ``UNKNOWN_TERM_WEIGHT`` times its idf, unless this passage
     has a word it misspells: then it is found, at its own idf.
     """
-    passage = set(library.passage_terms[hit.row])
+    has = library.passage_has(hit.row, weights)
+    # The passage's terms, listed only to look for a misspelling of a word no passage has.
+    words = cache(lambda: set(library.passage_terms[hit.row]))
     found = total = 0.0
     for term, weight in weights.items():
         unknown = library.index.document_frequency(term) == 0
-        if term in passage or (unknown and _misspells(term, passage)):
+        if term in has or (unknown and _misspells(term, words())):
             found += weight
         elif unknown:
             weight *= UNKNOWN_TERM_WEIGHT

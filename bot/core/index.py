@@ -32,14 +32,18 @@ corpus for every query. ``top_k`` instead follows MaxScore, a block at a time wi
    *floor* that the final k-th best score can only meet or beat;
 2. the terms whose bounds add up to less than the floor are *spare*: a passage that has none of
    the other, *essential*, terms scores below the floor. Only the essential terms' postings are
-   added up, and the seed passages' partial sums raise the floor;
+   added up (for the passages they touch, when those are fewer than a quarter of all: an array
+   of every passage costs more to touch than the postings to sort), and the seed passages'
+   partial sums raise the floor;
 3. only passages whose partial sum plus every spare bound reaches the floor can be among the best
    k: those candidates (a few hundred among a million) get the spare terms' contributions added,
    a passage's weight found by binary search in a term's sorted postings.
 
 Every score, pruned or not, is summed in one order (highest bound first, :meth:`BM25Index._plan`),
 so a candidate's sum is bit-identical to its :meth:`BM25Index.scores`, and when the candidates
-are too many the partial sums are completed rather than started again.
+are too many the partial sums are completed rather than started again. The same order gives
+:meth:`BM25Index.weighted_scores_at` the scores of some passages, found by binary search in each
+term's postings, bit for bit those of scoring every passage.
 
 Frequent terms (in at least ``DENSE_SHARE`` of the passages) also keep a dense row of weights:
 adding one is a vector add and looking a passage up is indexing. When every term is essential or
@@ -67,7 +71,8 @@ or a view of several.
 ``FORMAT_VERSION``, parameters, and for each file its dtype, shape, byte size, SHA-256 and CRC-32),
 ``vocabulary.json`` (the terms in row order) and one ``.npy`` file per array, written without
 pickle. It is written in a temporary sibling directory and renamed into place, so a reader never
-sees half of it. :meth:`BM25Index.load` memory-maps the arrays and refuses, with
+sees half of it. :meth:`BM25Index.load` memory-maps the arrays (as plain arrays over the mapped
+pages: a slice of a ``np.memmap`` is another memmap, made in Python) and refuses, with
 :class:`IndexFormatError`, a directory whose files are missing, truncated, altered or of another
 version.
 """
@@ -88,13 +93,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import chain, compress
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, TypeVar
 
 import numpy as np
 import numpy.typing as npt
 
 Variant = Literal["lucene", "okapi"]
 FloatArray = npt.NDArray[np.float64]
+Row = TypeVar("Row", np.int32, np.int64)
 IdArray = npt.NDArray[np.int32]
 OffsetArray = npt.NDArray[np.int64]
 Mask = npt.NDArray[np.bool_]
@@ -177,6 +183,18 @@ class TermIndex(Protocol):
     def weighted_scores(self, query_weights: Mapping[str, float]) -> FloatArray: ...
 
     def matched_weight(self, term_weights: Mapping[str, float]) -> FloatArray: ...
+
+    def weighted_scores_at(
+        self, query_weights: Mapping[str, float], rows: npt.NDArray[np.int64]
+    ) -> FloatArray: ...
+
+    def matched_weight_at(
+        self, term_weights: Mapping[str, float], rows: npt.NDArray[np.int64]
+    ) -> FloatArray: ...
+
+    def best(
+        self, query_weights: Mapping[str, float], k: int
+    ) -> tuple[npt.NDArray[np.int64], FloatArray]: ...
 
 
 # The arrays of an index, as saved: attribute name -> dtype.
@@ -332,12 +350,14 @@ class BM25Index:
         query: Sequence[tuple[str, float, float]],
         statistics: Statistics,
         scores: FloatArray,
+        rows: npt.NDArray[np.int64] | None = None,
     ) -> None:
         """Add ``query``'s (term, weight, idf) contributions to ``scores`` under other statistics.
 
         The contributions are those :meth:`build` would store in an index whose passage count,
         mean length and idfs were ``statistics`` and the given idfs: computed now, from the kept
-        term frequencies and passage lengths, for the query terms' postings only.
+        term frequencies and passage lengths, for the query terms' postings only. ``scores`` are
+        every passage's, or with ``rows`` (ascending) those passages' only, bit for bit the same.
         """
         scale = 1.0 if self.variant == "lucene" else self.k1 + 1.0
         avgdl = statistics.avgdl
@@ -346,8 +366,13 @@ class BM25Index:
             if row is None:
                 continue
             lo, hi = self.offsets[row], self.offsets[row + 1]
-            ids = self.passage_ids[lo:hi]
-            tf = self.frequencies[lo:hi].astype(np.float64)
+            if rows is None:
+                at: slice | npt.NDArray[np.int64] = slice(lo, hi)
+                target: npt.NDArray[Any] = self.passage_ids[lo:hi]
+            else:
+                target, at = self._locate(row, rows)
+            ids = self.passage_ids[at]
+            tf = self.frequencies[at].astype(np.float64)
             norm = self.doc_lengths[ids].astype(np.float64)
             norm *= self.b
             norm /= avgdl
@@ -356,7 +381,7 @@ class BM25Index:
             norm += tf
             tf *= scale
             tf /= norm
-            scores[ids] += weight * (tf * idf)
+            scores[target] += weight * (tf * idf)
 
     def scores(self, query_tokens: Sequence[str]) -> FloatArray:
         """Return the BM25 score of every passage for the query, in build order."""
@@ -381,6 +406,25 @@ class BM25Index:
             found[self.passage_ids[self.offsets[row] : self.offsets[row + 1]]] += weight
         return found
 
+    def weighted_scores_at(
+        self, query_weights: Mapping[str, float], rows: npt.NDArray[np.int64]
+    ) -> FloatArray:
+        """``weighted_scores(query_weights)[rows]`` bit for bit, the other passages left alone.
+
+        ``rows`` must be ascending: each term's postings are searched for them at once.
+        """
+        return self._add_at(self._plan(query_weights), rows, np.zeros(rows.shape[0]))
+
+    def matched_weight_at(
+        self, term_weights: Mapping[str, float], rows: npt.NDArray[np.int64]
+    ) -> FloatArray:
+        """``matched_weight(term_weights)[rows]`` bit for bit (``rows`` ascending)."""
+        found = np.zeros(rows.shape[0], dtype=np.float64)
+        for row, weight in self._rows(term_weights):
+            present, _ = self._locate(row, rows)
+            found[present] += weight
+        return found
+
     def top_k(self, query_tokens: Sequence[str], k: int) -> list[tuple[int, float]]:
         """Return up to ``k`` (passage, score) pairs that match a query term, best first.
 
@@ -388,11 +432,15 @@ class BM25Index:
         are those of :meth:`scores`, bit for bit; most passages are never scored (see the
         module's docstring).
         """
-        if k <= 0:
-            return []
-        query = self._plan(Counter(query_tokens))
-        if not query:
-            return []
+        return _pairs(*self.best(Counter(query_tokens), k))
+
+    def best(
+        self, query_weights: Mapping[str, float], k: int
+    ) -> tuple[npt.NDArray[np.int64], FloatArray]:
+        """:meth:`top_k` as two arrays, passages and scores, for query terms that count
+        ``query_weights[term]`` times."""
+        if k <= 0 or not (query := self._plan(query_weights)):
+            return np.zeros(0, dtype=np.int64), np.zeros(0)
         rows = np.array([row for row, _ in query], dtype=np.int64)
         lo, hi = self.offsets[rows[0]], self.offsets[rows[0] + 1]
         if (
@@ -402,31 +450,38 @@ class BM25Index:
             or self.idf[rows].min() <= 0
         ):
             # Too few or too many passages to prune with, or (okapi) a term that lowers scores.
-            return top_k(self._scores_of(query), k)
+            return top(self._scores_of(query), k)
         # The best-bounded term's own contributions are lower bounds of real scores.
         floor = _lower_kth(query[0][1] * self.weights[lo:hi], k) * (1.0 - BOUND_SLACK)
         bounds = np.array([w for _, w in query]) * self.max_weights[rows]
         reach = np.cumsum(bounds[::-1])[::-1]  # reach[i]: the most terms i, i + 1, ... can add
         essential = max(1, int(np.count_nonzero(reach >= floor)))
         if essential == len(query):
-            return top_k(self._scores_of(query), k, floor=floor)
-        scores = self._accumulate(query[:essential], np.zeros(len(self), dtype=np.float64))
+            return top(self._scores_of(query), k, floor=floor)
+        postings = [self._postings(row) for row, _ in query[:essential]]
+        touched = None  # the passages that scores are of: all of them
+        if sum(p.shape[0] for p in postings) > len(self) // 4:
+            scores = self._accumulate(query[:essential], np.zeros(len(self), dtype=np.float64))
+        else:
+            # Fewer postings than passages: the sums are kept for the passages they touch, not
+            # in an array of every passage, whose pages cost more to touch (2.6M sentences:
+            # 5,000 pages) than the postings to sort.
+            touched = sorted_unique(np.concatenate(postings))
+            scores = np.zeros(touched.shape[0], dtype=np.float64)
+            for (row, weight), ids in zip(query[:essential], postings, strict=True):
+                lo_, hi_ = self.offsets[row], self.offsets[row + 1]
+                scores[np.searchsorted(touched, ids)] += weight * self.weights[lo_:hi_]
         # The seed passages' sums over the essential terms are lower bounds too, and tighter.
         seed = self.passage_ids[lo:hi]
-        floor = max(floor, _kth_best(scores[seed[:: _stride(seed, k)]], k) * (1.0 - BOUND_SLACK))
+        seed = seed[:: _stride(seed, k)]
+        sample = seed if touched is None else np.searchsorted(touched, seed)
+        floor = max(floor, _kth_best(scores[sample], k) * (1.0 - BOUND_SLACK))
         # A passage whose essential terms fall short of the floor by more than the spare terms
         # could add cannot be among the best k.
         spare = float(reach[essential]) * (1.0 + BOUND_SLACK)
-        least = floor - spare
-        postings = [self._postings(row) for row, _ in query[:essential]]
-        if sum(p.shape[0] for p in postings) > len(self) // 4:
-            candidates = np.flatnonzero(scores >= least)
-        else:  # fewer postings than passages: look only at those
-            touched = postings[0] if len(postings) == 1 else np.concatenate(postings)
-            candidates = np.sort(touched[scores[touched] >= least]).astype(np.int64)
-            if len(postings) > 1:  # a passage of two essential terms is there twice
-                candidates = candidates[np.diff(candidates, prepend=-1) != 0]
-        partial = scores[candidates]
+        at = np.flatnonzero(scores >= floor - spare)
+        candidates = (at if touched is None else touched[at]).astype(np.int64)
+        partial = scores[at]
         if candidates.shape[0] > FLOOR_SAMPLE // 4:
             # The best partial sums, completed, are real scores: their k-th best raises the floor.
             pick = min(8 * k, partial.shape[0])
@@ -436,7 +491,10 @@ class BM25Index:
             keep = partial >= floor - spare
             candidates, partial = candidates[keep], partial[keep]
         if candidates.shape[0] > CANDIDATE_SHARE * len(self):
-            return top_k(self._accumulate(query[essential:], scores), k, floor=floor)
+            if touched is not None:  # the sums, in an array of every passage
+                sums, scores = scores, np.zeros(len(self), dtype=np.float64)
+                scores[touched] = sums
+            return top(self._accumulate(query[essential:], scores), k, floor=floor)
         return _best(candidates, self._add_at(query[essential:], candidates, partial), k, floor)
 
     def save(self, directory: str | os.PathLike[str]) -> None:
@@ -560,17 +618,30 @@ class BM25Index:
     def _add_at(
         self, query: list[tuple[int, float]], passages: npt.NDArray[np.int64], scores: FloatArray
     ) -> FloatArray:
-        """Add the query terms' contributions to the ``scores`` of ``passages``."""
+        """Add the query terms' contributions to the ``scores`` of ``passages`` (ascending)."""
         for row, weight in query:
             slot = self.dense_slot[row]
             if slot >= 0:
                 scores += weight * self.dense[slot][passages]
                 continue
-            lo, hi = int(self.offsets[row]), int(self.offsets[row + 1])
-            at = np.minimum(np.searchsorted(self.passage_ids[lo:hi], passages), hi - lo - 1) + lo
-            found = self.passage_ids[at] == passages
-            scores += weight * np.where(found, self.weights[at], 0.0)
+            found, at = self._locate(row, passages)
+            scores[found] += weight * self.weights[at]
         return scores
+
+    def _locate(
+        self, row: int, passages: npt.NDArray[np.int64]
+    ) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.int64]]:
+        """Which of ``passages`` (ascending) have term ``row``, and where their postings are.
+
+        They are searched as the postings' own dtype: numpy would otherwise convert every
+        posting of the term to theirs first, a copy as long as the postings (ten times the
+        search's time for a frequent term).
+        """
+        lo, hi = int(self.offsets[row]), int(self.offsets[row + 1])
+        ids = self.passage_ids[lo:hi]
+        at = np.minimum(np.searchsorted(ids, passages.astype(ids.dtype)), hi - lo - 1)
+        found: npt.NDArray[np.bool_] = ids[at] == passages
+        return found, at[found] + lo
 
 
 def top_k(scores: FloatArray, k: int, *, floor: float = 0.0) -> list[tuple[int, float]]:
@@ -579,8 +650,15 @@ def top_k(scores: FloatArray, k: int, *, floor: float = 0.0) -> list[tuple[int, 
     Equal scores are ordered by position, so results are deterministic. ``floor``, when given,
     must be at most the k-th best score: only scores at or above it are considered.
     """
+    return _pairs(*top(scores, k, floor=floor))
+
+
+def top(
+    scores: FloatArray, k: int, *, floor: float = 0.0
+) -> tuple[npt.NDArray[np.int64], FloatArray]:
+    """:func:`top_k`'s positions and scores as two arrays."""
     if k <= 0:
-        return []
+        return np.zeros(0, dtype=np.int64), np.zeros(0)
     if floor <= 0 and scores.shape[0] >= SAMPLE_STRIDE * k * 4:
         sample = scores[::SAMPLE_STRIDE]
         sample = sample[sample > 0]
@@ -758,6 +836,19 @@ def _dense_rows(
     return dense_slot, dense
 
 
+def sorted_unique(rows: npt.NDArray[Row]) -> npt.NDArray[Row]:
+    """``rows`` sorted, each once: ``np.unique`` hashes integers, 30 times slower at 100k."""
+    rows = np.sort(rows)
+    return rows[run_starts(rows)]
+
+
+def run_starts(values: npt.NDArray[Any]) -> npt.NDArray[np.bool_]:
+    """Whether each of ``values`` starts a run of equal ones (differs from the one before)."""
+    starts = np.ones(values.shape[0], dtype=bool)
+    starts[1:] = values[1:] != values[:-1]
+    return starts
+
+
 def _stride(values: npt.NDArray[Any], k: int) -> int:
     """Every how many of ``values`` to sample so that about FLOOR_SAMPLE remain (at least k)."""
     size = int(values.shape[0])
@@ -775,7 +866,7 @@ def _kth_best(scores: FloatArray, k: int) -> float:
 
 def _best(
     positions: npt.NDArray[np.integer[Any]], scores: FloatArray, k: int, floor: float
-) -> list[tuple[int, float]]:
+) -> tuple[npt.NDArray[np.int64], FloatArray]:
     """The ``k`` best of ``positions`` by score, then position, among scores above 0 and floor."""
     keep = (scores > 0) & (scores >= floor)
     positions, scores = positions[keep], scores[keep]
@@ -784,7 +875,12 @@ def _best(
         keep = scores >= _kth_best(scores, k)
         positions, scores = positions[keep], scores[keep]
     order = np.lexsort((positions, -scores))[:k]
-    return [(int(positions[i]), float(scores[i])) for i in order]
+    return positions[order].astype(np.int64), scores[order]
+
+
+def _pairs(positions: npt.NDArray[np.int64], scores: FloatArray) -> list[tuple[int, float]]:
+    """Positions and their scores as (position, score) pairs."""
+    return list(zip(positions.tolist(), scores.tolist(), strict=True))
 
 
 class _HashingWriter:
@@ -907,7 +1003,9 @@ def _load_array(
             f"{path}: {array.dtype}{list(array.shape)}, the manifest says"
             f" {dtype}{files[name]['shape']}"
         )
-    return array
+    # A plain array over the same mapped pages: every slice of a np.memmap is a memmap made in
+    # Python (15 us each), and a question slices postings thousands of times.
+    return array.view(np.ndarray)
 
 
 def _checked_file(source: Path, name: str, files: dict[str, dict[str, Any]], verify: bool) -> Path:

@@ -31,6 +31,14 @@ A passage is scored by six pieces of evidence, all lexical:
   (:mod:`bot.core.forms`): of the ``FORM_DEPTH`` best passages, those whose best sentence has text
   of that form gain a share of the best one's score. A question is most often answered by the
   sentence that has its words *and* its answer; close candidates are told apart by the second.
+
+Computing all of this for every passage is a pass over arrays of the corpus's size for each
+piece. From ``PRUNE_FROM`` passages only the passages worth scoring are scored
+(:mod:`bot.core.pruning`: those of the best articles by the article index and of the best
+sentences by the sentence index), each read from the indexes at its row
+(``weighted_scores_at``), which gives it the score that scoring every passage
+(:meth:`Library.scores`) gives it, bit for bit. Feedback's lent terms then reorder the same
+passages, and the answer's form is read in the best of them.
 """
 
 from __future__ import annotations
@@ -38,7 +46,7 @@ from __future__ import annotations
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from itertools import pairwise
 from typing import TypeVar
@@ -49,7 +57,8 @@ import numpy.typing as npt
 from bot.core.analysis import is_cjk, sentence_spans, tokenize
 from bot.core.corpus import DEFAULT_PASSAGE_CHARS, Article, Passage, split_corpus
 from bot.core.forms import Form, answer_form
-from bot.core.index import BM25Index, FloatArray, TermIndex, Variant, top_k
+from bot.core.index import BM25Index, FloatArray, TermIndex, Variant, run_starts, top_k
+from bot.core.pruning import candidates, ranges
 from bot.core.semantic import (
     PROGRESS_FROM,
     Embedder,
@@ -97,19 +106,46 @@ def titled(title: str, text: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Evidence:
-    """Per passage (in library order), what says it answers a question.
+    """What says each of the passages ``rows`` (ascending library rows) answers a question.
 
-    ``lexical`` is the BM25 stage's score; ``passage`` the cosine of the question and the passage
-    (with its title); ``sentence`` the cosine of the question and the passage's closest sentence;
-    ``fused`` the score that ranks. Without a semantic stage the cosines are None and ``fused`` is
-    ``lexical``. ``sentences`` holds every sentence's cosine, in sentence-index order.
+    The passages are those worth scoring (see :meth:`Library.evidence`); each array holds their
+    values, in that order. ``lexical`` is the BM25 stage's score; ``passage`` the cosine of the
+    question and the passage (with its title); ``sentence`` the cosine of the question and the
+    passage's closest sentence; ``fused`` the score that ranks. Without a semantic stage the
+    cosines are None and ``fused`` is ``lexical``. ``sentences`` holds every sentence's cosine, in
+    sentence-index order.
     """
 
+    rows: npt.NDArray[np.int64]
     lexical: FloatArray
     passage: FloatArray | None
     sentence: FloatArray | None
     fused: FloatArray
     sentences: FloatArray | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Query:
+    """A question's terms as the lexical evidence weighs them.
+
+    ``terms`` count as often as the question has them; ``pairs`` are its adjacent term pairs;
+    ``mass`` holds each term's idf², the weight of its share of a sentence, or is None for a
+    question with CJK terms, which gets no sentence evidence; ``lent`` holds the terms feedback
+    lends it, weighted.
+    """
+
+    terms: Mapping[str, float]
+    pairs: Mapping[str, float]
+    mass: Mapping[str, float] | None
+    lent: Mapping[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Scored:
+    """The scores of some passages: ``values[i]`` is that of library row ``rows[i]``."""
+
+    rows: npt.NDArray[np.int64]  # ascending
+    values: FloatArray
 
 
 @dataclass(frozen=True, slots=True)
@@ -480,6 +516,12 @@ class Library:
             (self.sentence_vectors @ vector).astype(np.float64),
         )
 
+    def passage_has(self, row: int, terms: Iterable[str]) -> set[str]:
+        """Those of ``terms`` that passage ``row`` has (its title's included), read from the index:
+        a saved library tokenizes a passage again to list its terms (0.3 ms each)."""
+        at = np.array([row])
+        return {t for t in terms if self.index.matched_weight_at({t: 1.0}, at)[0]}
+
     def sentence_text(self, sentence: int) -> str:
         """The text of sentence-index row ``sentence``."""
         row = int(self.sentence_passage[sentence])
@@ -487,45 +529,46 @@ class Library:
         start, end = sentence_spans(text)[sentence - int(self.sentence_first[row])]
         return text[start:end]
 
+    def _query(self, query_terms: Sequence[str]) -> Query:
+        """Already tokenized query terms as the lexical evidence weighs them, before feedback."""
+        terms = Counter(query_terms)
+        latin = bool(terms) and not any(is_cjk(t) for t in terms)
+        return Query(
+            terms=terms,
+            pairs=Counter(term_pairs(query_terms)),
+            mass={t: self.index.term_idf(t) ** 2 for t in terms} if latin else None,
+        )
+
     def scores(self, query_terms: Sequence[str], form: Form | None = None) -> FloatArray:
         """Every passage's score for already tokenized query terms, feedback included.
 
         ``form`` is the form of the answer the question asks for
-        (:func:`bot.core.forms.answer_form`).
+        (:func:`bot.core.forms.answer_form`). Every passage is scored: :meth:`evidence` scores
+        only those that can rank, and gives them these scores bit for bit.
         """
-        query = Counter(query_terms)
-        scores = self._term_scores(query)
-        if self.pair_weight:
-            pairs = Counter(term_pairs(query_terms))
-            scores += self.pair_weight * self.pair_index.weighted_scores(pairs)
-        latin = bool(query) and not any(is_cjk(t) for t in query)
-        share = self._sentence_share(query) if latin else None
-        if share is not None:
-            scores = self._sentence_evidence(query, scores, share)
-        distinct = [t for t in query if not is_cjk(t)]
-        if len(distinct) >= FEEDBACK_MIN_TERMS:
-            lent = self._feedback_terms(scores, set(query))
-            # Weighed so that all lent terms together count FEEDBACK_WEIGHT of the query's terms.
-            total = sum(lent.values())
-            if total > 0:
-                scale = FEEDBACK_WEIGHT * len(distinct) / total
-                scores += self._term_scores({t: w * scale for t, w in lent.items()})
-        if form is not None and share is not None:
-            scores = self._form_evidence(form, scores, share)
-        return scores
+        return self._lexical(query_terms, form, articles=0, passages=0, prune=False)[1].values
 
     def evidence(
-        self, query_terms: Sequence[str], form: Form | None = None, vector: Vectors | None = None
+        self,
+        query_terms: Sequence[str],
+        form: Form | None = None,
+        vector: Vectors | None = None,
+        *,
+        k: int = 10,
     ) -> Evidence:
-        """Every passage's lexical, semantic and fused scores for a question.
+        """The lexical, semantic and fused scores of the passages that can rank for a question.
 
         ``vector`` is the question's embedding (:meth:`encode_query`); without it, or without a
-        semantic stage, the fused score is the lexical one.
+        semantic stage, the fused score is the lexical one, and the passages are those worth
+        scoring to find the ``k`` best articles, ``best_per_article(evidence.fused, k,
+        evidence.rows)`` (every passage in a small library; see :mod:`bot.core.pruning`). With
+        it, they are the fusion's candidates: the ``FUSION_DEPTH`` best by each stage.
         """
-        lexical = self.scores(query_terms, form) if query_terms else np.zeros(len(self.passages))
         similarities = None if vector is None else self.similarities(vector)
         if similarities is None:
-            return Evidence(lexical, None, None, lexical)
+            _, scored = self._lexical(query_terms, form, articles=k, passages=0)
+            return Evidence(scored.rows, scored.values, None, None, scored.values)
+        query, scored = self._lexical(query_terms, form, articles=0, passages=FUSION_DEPTH)
         passage, sentence_sims = similarities
         sentence = self._best_sentence(sentence_sims, empty=-1.0)
         dense = (passage + sentence) / 2
@@ -539,44 +582,124 @@ class Library:
             if live.size > FUSION_DEPTH
             else live
         )
-        candidates = np.union1d([i for i, _ in top_k(lexical, FUSION_DEPTH)], closest).astype(
-            np.int64
-        )
-        fused = np.zeros(len(self.passages))
+        best = scored.rows[[i for i, _ in top_k(scored.values, FUSION_DEPTH)]]
+        candidates = np.union1d(best, closest).astype(np.int64)
+        lexical = self._lexical_of(query, scored, candidates)
+        fused = np.zeros(candidates.size)
         if candidates.size:
-            top = float(lexical[candidates].max())
-            lexical_part = lexical[candidates] / top if top > 0 else 0.0
+            top = float(lexical.max())
+            lexical_part = lexical / top if top > 0 else 0.0
             semantic_part = (_min_max(passage[candidates]) + _min_max(sentence[candidates])) / 2
             # A small floor keeps every candidate above the passages that are none.
-            fused[candidates] = (
-                1e-6 + LEXICAL_SHARE * lexical_part + (1 - LEXICAL_SHARE) * semantic_part
-            )
-        return Evidence(lexical, passage, sentence, fused, sentence_sims)
+            fused = 1e-6 + LEXICAL_SHARE * lexical_part + (1 - LEXICAL_SHARE) * semantic_part
+        return Evidence(
+            candidates, lexical, passage[candidates], sentence[candidates], fused, sentence_sims
+        )
 
-    def _term_scores(self, query: Mapping[str, float]) -> FloatArray:
+    def _lexical(
+        self,
+        query_terms: Sequence[str],
+        form: Form | None,
+        *,
+        articles: int,
+        passages: int,
+        prune: bool = True,
+    ) -> tuple[Query, Scored]:
+        """The query with feedback's terms, and the lexical scores of the passages worth scoring
+        to read the ``articles`` best articles' best passages and the ``passages`` best passages
+        (:mod:`bot.core.pruning`); without ``prune``, or in a small library, of every passage."""
+        query = self._query(query_terms)
+        formed = form is not None and query.mass is not None
+        distinct = [t for t in query.terms if not is_cjk(t)]
+        feedback = len(distinct) >= FEEDBACK_MIN_TERMS
+        # Feedback reads the best articles, the form's bonus the best passages.
+        depth = max(articles, passages, FEEDBACK_ARTICLES * feedback, FORM_DEPTH * formed)
+        # The best sentences are read when a sentence's evidence counts.
+        sentences = query.mass is not None and bool(self.sentence_weight or self.sentence_coverage)
+        rows = candidates(self, query.terms, sentences=sentences, depth=depth) if prune else None
+        if rows is None:
+            scored = Scored(np.arange(len(self.passages)), self._lexical_scores(query))
+        else:
+            scored = Scored(rows, self._lexical_scores(query, rows))
+        if feedback:
+            best = self.best_per_article(scored.values, FEEDBACK_ARTICLES, scored.rows)
+            lent = self._feedback_terms(best, set(query.terms))
+            # Weighed so that all lent terms together count FEEDBACK_WEIGHT of the query's terms.
+            total = sum(lent.values())
+            if total > 0:
+                scale = FEEDBACK_WEIGHT * len(distinct) / total
+                query = replace(query, lent={t: w * scale for t, w in lent.items()})
+                # The lent terms reorder the articles the question found: the same candidates.
+                scored = Scored(scored.rows, scored.values + self._term_scores(query.lent, rows))
+        if form is not None and query.mass is not None:
+            scored = self._form_evidence(form, query.mass, scored)
+        return query, scored
+
+    def _lexical_of(self, query: Query, scored: Scored, rows: npt.NDArray[np.int64]) -> FloatArray:
+        """The lexical scores of ``rows`` (ascending): ``scored``'s where it has them, the others
+        scored now (below the best passages, they get no bonus for the answer's form)."""
+        values = np.zeros(rows.size)
+        known = np.zeros(rows.size, dtype=bool)
+        if scored.rows.size:
+            at = np.minimum(np.searchsorted(scored.rows, rows), scored.rows.size - 1)
+            known = scored.rows[at] == rows
+            values[known] = scored.values[at[known]]
+        if not known.all():
+            values[~known] = self._lexical_scores(query, rows[~known])
+        return values
+
+    def _lexical_scores(
+        self, query: Query, rows: npt.NDArray[np.int64] | None = None
+    ) -> FloatArray:
+        """Every passage's lexical score for ``query``, or the scores of passages ``rows``
+        (ascending) only, bit for bit the same: feedback's lent terms included, not the form's
+        bonus (see the module's docstring)."""
+        scores = self._term_scores(query.terms, rows)
+        if self.pair_weight:
+            scores += self.pair_weight * _weighted(self.pair_index, query.pairs, rows)
+        if query.mass is not None:
+            scores = self._sentence_evidence(query.terms, query.mass, scores, rows)
+        if query.lent:
+            scores += self._term_scores(query.lent, rows)
+        return scores
+
+    def _term_scores(
+        self, query: Mapping[str, float], rows: npt.NDArray[np.int64] | None
+    ) -> FloatArray:
         """Passage BM25 mixed with each passage's article BM25, for weighted single terms."""
-        scores = self.index.weighted_scores(query)
+        scores = _weighted(self.index, query, rows)
         if self.article_weight:
-            articles = self.article_index.weighted_scores(query)[self.article_of]
+            if rows is None:
+                articles = self.article_index.weighted_scores(query)[self.article_of]
+            else:
+                # Rows ascending, their articles too: each article is scored once.
+                owners = self.article_of[rows]
+                first = run_starts(owners)
+                found = self.article_index.weighted_scores_at(query, owners[first])
+                articles = found[np.cumsum(first) - 1]
             scores = (1.0 - self.article_weight) * scores + self.article_weight * articles
         return scores
 
-    def _sentence_share(self, query: Mapping[str, float]) -> FloatArray:
-        """Each sentence's share of the query's idf² mass, its title included."""
-        mass = {t: self.index.term_idf(t) ** 2 for t in query}
-        share: FloatArray = self.sentence_index.matched_weight(mass) / sum(mass.values())
-        return share
-
     def _sentence_evidence(
-        self, query: Mapping[str, float], scores: FloatArray, share: FloatArray
+        self,
+        query: Mapping[str, float],
+        mass: Mapping[str, float],
+        scores: FloatArray,
+        rows: npt.NDArray[np.int64] | None,
     ) -> FloatArray:
-        """``scores`` with the evidence of each passage's best sentence for a Latin-script query.
-
-        ``share`` is each sentence's share of the query (:meth:`_sentence_share`).
-        """
-        best = self._best_of_sentences_with(share)
+        """``scores`` (of every passage, or of ``rows``) with the evidence of each passage's best
+        sentence for a Latin-script query; ``mass`` is each query term's idf²."""
+        if rows is None:
+            share = self.sentence_index.matched_weight(mass) / sum(mass.values())
+            best = self._best_of_sentences_with(share)
+            sentences = None
+        else:
+            first, end = self.sentence_first[rows], self.sentence_first[rows + 1]
+            sentences = ranges(first, end)
+            share = self.sentence_index.matched_weight_at(mass, sentences) / sum(mass.values())
+            best = _best_of_runs(end - first)
         if self.sentence_weight:
-            sentence_scores = self.sentence_index.weighted_scores(query)
+            sentence_scores = _weighted(self.sentence_index, query, sentences)
             scores = scores + self.sentence_weight * best(sentence_scores)
         if self.sentence_coverage:
             scores = scores * (1.0 - self.sentence_coverage + self.sentence_coverage * best(share))
@@ -608,28 +731,38 @@ class Library:
 
         return best
 
-    def _form_evidence(self, form: Form, scores: FloatArray, share: FloatArray) -> FloatArray:
-        """``scores`` with a bonus for the best passages whose best sentence has the answer's form.
+    def _form_evidence(self, form: Form, mass: Mapping[str, float], scored: Scored) -> Scored:
+        """``scored`` with a bonus for the best passages whose best sentence has the answer's form.
 
         Only the ``FORM_DEPTH`` best are read, sentence by sentence: further down, a passage has
         too little of the question for the form of its sentences to matter. A passage's best
-        sentence is the one with the largest ``share`` of the question (the first of equals).
+        sentence is the one with the largest share of the question's ``mass`` (the first of
+        equals).
         """
-        best = top_k(scores, FORM_DEPTH)
+        best = top_k(scored.values, FORM_DEPTH)
         if not best:
-            return scores
-        scores = scores.copy()
-        for row, _ in best:
-            first, end = self.sentence_first[row], self.sentence_first[row + 1]
-            if first == end:
+            return scored
+        # Their sentences' shares, read in row order (as an index reads rows).
+        rows = np.sort(scored.rows[[i for i, _ in best]])
+        first, end = self.sentence_first[rows], self.sentence_first[rows + 1]
+        share = self.sentence_index.matched_weight_at(mass, ranges(first, end))
+        share /= sum(mass.values())
+        counts = end - first
+        starts = np.cumsum(counts) - counts
+        values = scored.values.copy()
+        for i, _ in best:
+            row = int(scored.rows[i])
+            place = int(np.searchsorted(rows, row))
+            start, count = int(starts[place]), int(counts[place])
+            if not count:
                 continue
             # Spans are found again rather than kept: ten passages' worth costs less than
             # holding two offsets for every sentence of the library.
             text = self.passages[row].text
-            start, stop = list(sentence_spans(text))[int(np.argmax(share[first:end]))]
-            if form.shown_in(text[start:stop]):
-                scores[row] += FORM_WEIGHT * best[0][1]
-        return scores
+            begin, stop = sentence_spans(text)[int(np.argmax(share[start : start + count]))]
+            if form.shown_in(text[begin:stop]):
+                values[i] += FORM_WEIGHT * best[0][1]
+        return Scored(scored.rows, values)
 
     def _best_sentence(self, sentence_values: FloatArray, empty: float = 0.0) -> FloatArray:
         """Each passage's largest value of ``sentence_values`` (``empty`` for one without any).
@@ -644,24 +777,22 @@ class Library:
             best[filled] = np.maximum.reduceat(sentence_values, starts[filled])
         return best
 
-    def _feedback_terms(self, scores: FloatArray, query: set[str]) -> dict[str, float]:
-        """The terms the best articles lend a query, with RM3's weights (before scaling).
+    def _feedback_terms(self, best: Sequence[Hit], query: set[str]) -> dict[str, float]:
+        """The terms the ``best`` articles (by their best passage) lend a query, with RM3's
+        weights (before scaling).
 
         An article's term weighs its share of the article's terms times the article's share of
         the feedback articles' scores. Of the terms not in the query, those weighing most times
         their idf are lent: a word that every article uses says nothing about the topic.
         """
-        best = np.zeros(len(self.article_terms))  # a view's removed articles too: they score 0
-        np.maximum.at(best, self.article_of, scores)
-        found = [(int(i), s) for i, s in top_k(best, FEEDBACK_ARTICLES)]
-        total = sum(s for _, s in found)
+        total = sum(hit.score for hit in best)
         weights: dict[str, float] = {}
-        for article, score in found:
-            counts = self.article_terms[article]
+        for hit in best:
+            counts = self.article_terms[int(self.article_of[hit.row])]
             length = counts.total()
             for term, count in counts.items():
                 if term not in query:
-                    weights[term] = weights.get(term, 0.0) + count / length * score / total
+                    weights[term] = weights.get(term, 0.0) + count / length * hit.score / total
         chosen = sorted(weights, key=lambda t: -weights[t] * self.index.term_idf(t))
         return {t: weights[t] for t in chosen[:FEEDBACK_TERMS]}
 
@@ -669,21 +800,26 @@ class Library:
         self, query_terms: Sequence[str], k: int, form: Form | None = None
     ) -> list[Hit]:
         """Return the ``k`` best passages for already tokenized query terms."""
-        scores = self.scores(query_terms, form)
-        return [Hit(self.passages[i], s, i) for i, s in top_k(scores, k)]
+        _, scored = self._lexical(query_terms, form, articles=0, passages=k)
+        best = [(int(scored.rows[i]), score) for i, score in top_k(scored.values, k)]
+        return [Hit(self.passages[row], score, row) for row, score in best]
 
     def search(self, query: str, k: int = 10) -> list[Hit]:
         """Return the best passage of each of the ``k`` best matching articles, best first."""
-        evidence = self.evidence(tokenize(query), answer_form(query), self.encode_query(query))
-        return self.best_per_article(evidence.fused, k)
+        evidence = self.evidence(tokenize(query), answer_form(query), self.encode_query(query), k=k)
+        return self.best_per_article(evidence.fused, k, evidence.rows)
 
-    def best_per_article(self, scores: FloatArray, k: int = 10) -> list[Hit]:
+    def best_per_article(
+        self, scores: FloatArray, k: int = 10, rows: npt.NDArray[np.int64] | None = None
+    ) -> list[Hit]:
         """The best-scoring passage of each of the ``k`` best articles by ``scores``, best first.
 
-        Best first, ties by position; an article's first passage in that order is its best. Only
-        the passages scoring at least the ``depth``-th best are sorted, ``depth`` growing fourfold
-        until they hold ``k`` articles: sorting every matched passage (most of a large corpus for
-        a question with a common word) took a tenth of a question's time at 192k passages.
+        ``scores`` are those of the passages ``rows`` (ascending), or of every passage when
+        ``rows`` is None. Best first, ties by position; an article's first passage in that order
+        is its best. Only the passages scoring at least the ``depth``-th best are sorted,
+        ``depth`` growing fourfold until they hold ``k`` articles: sorting every matched passage
+        (most of a large corpus for a question with a common word) took a tenth of a question's
+        time at 192k passages.
         """
         if k <= 0:
             return []
@@ -698,10 +834,11 @@ class Library:
             hits: list[Hit] = []
             seen: set[int] = set()
             for i in top[np.lexsort((top, -scores[top]))].tolist():
-                article = int(self.article_of[i])
+                row = i if rows is None else int(rows[i])
+                article = int(self.article_of[row])
                 if article not in seen:
                     seen.add(article)
-                    hits.append(Hit(self.passages[i], float(scores[i]), i))
+                    hits.append(Hit(self.passages[row], float(scores[i]), row))
                     if len(hits) == k:
                         return hits
             if top.size == matched.size:
@@ -716,6 +853,35 @@ def _shown(items: Sequence[T], label: str, show: bool) -> Iterator[T]:
         yield item
         if bar is not None and (done % PROGRESS_STEP == 0 or done == len(items)):
             bar.advance(done - bar.done)
+
+
+def _weighted(
+    index: TermIndex, query: Mapping[str, float], rows: npt.NDArray[np.int64] | None
+) -> FloatArray:
+    """``index``'s scores of every row for ``query``, or of ``rows`` only."""
+    if rows is None:
+        return index.weighted_scores(query)
+    return index.weighted_scores_at(query, rows)
+
+
+def _best_of_runs(counts: npt.NDArray[np.int64]) -> Callable[[FloatArray], FloatArray]:
+    """A function giving each run's largest value (0 for an empty run) of values that are runs
+    of ``counts`` consecutive values: the best sentence of each of some passages.
+
+    For Lucene's scores and shares, never negative, this is what
+    :meth:`Library._best_of_sentences_with` gives the same passages, and Okapi's
+    :meth:`Library._best_sentence` too.
+    """
+    filled = counts > 0
+    starts = (np.cumsum(counts) - counts)[filled]
+
+    def best(values: FloatArray) -> FloatArray:
+        result = np.zeros(counts.shape[0])
+        if starts.size:
+            result[filled] = np.maximum.reduceat(values, starts)
+        return result
+
+    return best
 
 
 def _min_max(values: FloatArray) -> FloatArray:

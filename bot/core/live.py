@@ -42,6 +42,10 @@ through, not made). The result is the library a build of those articles makes, a
 (docs/benchmarks.md), nearly all in numpy calls that let go of the GIL; the edge runs it in the
 background when enough parts have gathered (:mod:`bot.tg.changes`).
 
+A question scores only the passages worth scoring (:mod:`bot.core.pruning`): a view finds them
+as each segment's best under its own statistics, then scores them under the whole's, at their
+rows (:meth:`SegmentedIndex.weighted_scores_at`).
+
 Only Lucene's variant is served in segments: rank-bm25's (``"okapi"``) floors negative idfs at a
 share of the mean idf over the whole vocabulary, a statistic no segment holds; such a library
 is rebuilt on every change.
@@ -246,9 +250,60 @@ class SegmentedIndex:
         """For every row, the sum of ``term_weights`` of the terms it contains."""
         return self._live(np.concatenate([p.matched_weight(term_weights) for p in self._parts]))
 
+    def weighted_scores_at(
+        self, query_weights: Mapping[str, float], rows: npt.NDArray[np.int64]
+    ) -> FloatArray:
+        """``weighted_scores(query_weights)[rows]`` bit for bit (``rows`` ascending)."""
+        query = [(t, float(w), self.term_idf(t)) for t, w in query_weights.items()]
+        scores = np.zeros(rows.shape[0], dtype=np.float64)
+        for part, start, lo, hi in self._split(rows):
+            part.add_scores_under(query, self.statistics, scores[lo:hi], rows[lo:hi] - start)
+        return self._live_at(scores, rows)
+
+    def matched_weight_at(
+        self, term_weights: Mapping[str, float], rows: npt.NDArray[np.int64]
+    ) -> FloatArray:
+        """``matched_weight(term_weights)[rows]`` bit for bit (``rows`` ascending)."""
+        found = np.zeros(rows.shape[0], dtype=np.float64)
+        for part, start, lo, hi in self._split(rows):
+            found[lo:hi] = part.matched_weight_at(term_weights, rows[lo:hi] - start)
+        return self._live_at(found, rows)
+
+    def best(
+        self, query_weights: Mapping[str, float], k: int
+    ) -> tuple[npt.NDArray[np.int64], FloatArray]:
+        """Each segment's ``k`` best live rows, best first by the segment's own scores.
+
+        Candidates to score, not the whole's top k: a segment ranks its rows under its own
+        statistics, which a few changes barely move, and a small segment gives all its rows.
+        """
+        rows, scores = [np.zeros(0, dtype=np.int64)], [np.zeros(0)]
+        for part, start in zip(self._parts, self._starts.tolist(), strict=False):
+            found, found_scores = part.best(query_weights, k)
+            rows.append(found + start)
+            scores.append(found_scores)
+        every, values = np.concatenate(rows), np.concatenate(scores)
+        if self._removed is not None:
+            live = ~self._removed[every]
+            every, values = every[live], values[live]
+        order = np.lexsort((every, -values))
+        return every[order], values[order]
+
+    def _split(self, rows: npt.NDArray[np.int64]) -> Iterator[tuple[BM25Index, int, int, int]]:
+        """Each segment's index with its first row, and where its rows are in ``rows``."""
+        bounds = np.searchsorted(rows, self._starts).tolist()
+        for number, part in enumerate(self._parts):
+            if bounds[number] < bounds[number + 1]:
+                yield part, int(self._starts[number]), bounds[number], bounds[number + 1]
+
     def _live(self, scores: FloatArray) -> FloatArray:
         if self._removed is not None:
             scores[self._removed] = 0.0
+        return scores
+
+    def _live_at(self, scores: FloatArray, rows: npt.NDArray[np.int64]) -> FloatArray:
+        if self._removed is not None:
+            scores[self._removed[rows]] = 0.0
         return scores
 
 
