@@ -6,22 +6,28 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import shutil
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
 from bot.config import ConfigError, Settings
+from bot.core import semantic
 from bot.core.answer import Status, answer, render_html, render_plain
 from bot.core.corpus import Article
 from bot.core.library import Library
 from bot.core.semantic import (
+    CALL_CHARS,
     E5_FILE,
     E5Embedder,
     EmbeddingCache,
     ModelError,
+    Vectors,
     background_vector,
     embed_passages,
+    runs,
 )
 from bot.loading import library_builder
 from tests.auxil.embedders import BagOfWords
@@ -222,6 +228,65 @@ def test_a_chinese_questions_bigrams_are_not_taken_for_what_the_article_lacks() 
     assert "二十元" in render_plain(result)
 
 
+# Passages and sentences of both languages, 4,600 characters in all: three calls of the engine.
+MANY_TEXTS = [
+    FESTIVAL.text,
+    FESTIVAL_MOVED.text,
+    "滨江公园每晚开放至22点，周一闭园维护。",
+    "Tickets cost 18 euros for adults.",
+    *[f"{FESTIVAL_MOVED.title}\n{FESTIVAL.text} ({n})" for n in range(14)],
+]
+
+
+class EngineCalls:
+    """The engine, counting the characters of each call."""
+
+    def __init__(self, engine: Any) -> None:
+        self.engine = engine
+        self.calls: list[int] = []
+
+    def encode(self, texts: list[str], is_query: bool) -> Vectors:
+        self.calls.append(sum(len(t) for t in texts))
+        return np.asarray(self.engine.encode(texts, is_query=is_query), dtype=np.float32)
+
+
+def test_many_texts_get_the_vectors_each_gets_alone(e5: E5Embedder) -> None:
+    alone = np.concatenate([e5.passages([text]) for text in MANY_TEXTS])
+    together = e5.passages(MANY_TEXTS)
+    assert np.array_equal(together, alone)  # in order, and bit for bit
+    assert np.array_equal(
+        e5.queries(MANY_TEXTS[:3]), np.concatenate([e5.queries([text]) for text in MANY_TEXTS[:3]])
+    )
+
+
+def test_many_texts_are_embedded_in_calls_of_bounded_size(
+    e5: E5Embedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # One call of many long texts holds all their activations at once: 336 MB for 64 of CMRC's.
+    spy = EngineCalls(e5._model)
+    monkeypatch.setattr(e5, "_model", spy)
+    e5.passages(MANY_TEXTS)
+    assert len(spy.calls) >= 3
+    assert max(spy.calls) <= CALL_CHARS
+    assert sum(spy.calls) == sum(len(t) for t in MANY_TEXTS)
+
+
+@pytest.mark.parametrize(
+    ("lengths", "limit", "expected"),
+    [
+        ([], 10, []),
+        ([3, 3, 3], 10, [(0, 3)]),
+        ([4, 4, 4], 8, [(0, 2), (2, 3)]),
+        ([2, 30, 2, 2], 8, [(0, 1), (1, 2), (2, 4)]),  # a long item alone
+        ([30], 8, [(0, 1)]),
+    ],
+)
+def test_runs_cover_every_item_in_order_within_the_limit(
+    lengths: list[int], limit: int, expected: list[tuple[int, int]]
+) -> None:
+    assert runs(lengths, limit) == expected
+
+
 # --- The embedding cache -----------------------------------------------------------------------
 
 
@@ -284,6 +349,33 @@ def test_a_cache_folder_that_cannot_be_written_costs_only_a_warning(
         library = Library([FESTIVAL], embedder=BagOfWords(), cache=EmbeddingCache(blocked))
     assert "cannot keep the embeddings" in caplog.text
     assert answer(library, "harbour lights tickets").answered
+
+
+class FailsAfter(BagOfWords):
+    """Embeds ``limit`` texts, then fails as an interrupted run would."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__()
+        self.limit = limit
+
+    def passages(self, texts: Sequence[str]) -> Vectors:
+        if len(self.embedded) + len(texts) > self.limit:
+            raise KeyboardInterrupt
+        return super().passages(texts)
+
+
+def test_an_interrupted_first_embedding_resumes_where_it_was_saved(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(semantic, "SAVE_EVERY", 4)
+    monkeypatch.setattr(semantic, "BATCH_CHARS", 1)  # a text a batch
+    texts = [f"text number {n}" for n in range(10)]
+    with pytest.raises(KeyboardInterrupt):
+        embed_passages(FailsAfter(6), texts, EmbeddingCache(tmp_path))
+    again = BagOfWords()
+    vectors = embed_passages(again, texts, EmbeddingCache(tmp_path))
+    assert again.embedded == texts[4:]  # the first four were saved
+    assert np.array_equal(vectors, BagOfWords().passages(texts))
 
 
 def test_cached_vectors_are_the_ones_computed(tmp_path: Path) -> None:

