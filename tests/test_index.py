@@ -10,7 +10,14 @@ import pytest
 from rank_bm25 import BM25Okapi
 
 from bot.core import index as index_module
-from bot.core.index import FORMAT_VERSION, BM25Index, IndexFormatError, Variant, top_k
+from bot.core.index import (
+    FORMAT_VERSION,
+    BM25Index,
+    IndexBuilder,
+    IndexFormatError,
+    Variant,
+    top_k,
+)
 
 DOCS = [["ferry", "winter", "ferry"], ["library", "sunday"], ["ferry", "fare", "ticket", "pass"]]
 
@@ -340,7 +347,11 @@ def test_merging_indexes_equals_building_from_their_kept_passages(
     corpora = [random_corpus(rng)[: rng.choice([0, 3, 300])] for _ in range(rng.randint(1, 4))]
     parts = [BM25Index.build(docs, variant=variant, k1=1.1, b=0.6) for docs in corpora]
     kept = [np.array([rng.random() < 0.7 for _ in docs], dtype=bool) for docs in corpora]
-    merged = BM25Index.merged(parts, kept)
+    merged, rows = BM25Index.merged(parts, kept)
+    for part, renumbered in zip(parts, rows, strict=True):
+        assert [renumbered[row] for row in part.vocabulary.values()] == [
+            merged.vocabulary.get(term, -1) for term in part.vocabulary
+        ]
     rest = [
         doc
         for docs, keep in zip(corpora, kept, strict=True)
@@ -361,6 +372,38 @@ def test_a_vocabulary_made_a_step_at_a_time_numbers_every_term(
     terms = sorted({t for doc in DOCS for t in doc})
     assert index.vocabulary == {t: row for row, t in enumerate(terms)}
     assert [score > 0 for score in index.scores(["pass"])] == [False, False, True]
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_an_index_built_a_chunk_at_a_time_equals_one_built_at_once(seed: int) -> None:
+    rng = random.Random(seed)
+    docs = random_corpus(rng)
+    builder = IndexBuilder()
+    cuts = sorted(rng.sample(range(len(docs) + 1), min(4, len(docs) + 1)))
+    for start, end in zip([0, *cuts], [*cuts, len(docs)], strict=True):
+        builder.add(docs[start:end])  # some chunks empty
+    index, rows = builder.build(k1=1.1, b=0.6)
+    assert_same_index(index, BM25Index.build(docs, k1=1.1, b=0.6))
+    seen = list(dict.fromkeys(t for doc in docs for t in doc))
+    assert [index.vocabulary[t] for t in seen] == rows.tolist()
+
+
+@pytest.mark.parametrize("variant", ["lucene", "okapi"])
+def test_contributions_computed_a_few_postings_at_a_time_are_the_same(
+    variant: Variant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    docs = random_corpus(random.Random(3))
+    whole = BM25Index.build(docs, variant=variant)
+    monkeypatch.setattr(index_module, "WEIGHT_BLOCK", 7)  # a term's postings span blocks
+    assert_same_index(BM25Index.build(docs, variant=variant), whole)
+
+
+def test_a_builder_numbers_only_the_terms_it_was_given() -> None:
+    builder = IndexBuilder()
+    builder.add([["ferry", "pier"], ["ferry"]])
+    assert builder.numbers(["pier", "ferry"]).tolist() == [1, 0]
+    with pytest.raises(KeyError):
+        builder.numbers(["ferry", "harbour"])
 
 
 def test_indexes_of_other_parameters_are_not_merged() -> None:

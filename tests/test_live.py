@@ -23,6 +23,7 @@ from bot.core.forms import answer_form
 from bot.core.library import Library
 from bot.core.live import LiveLibrary, Picked, Rows, changed, merge
 from bot.core.saved import SavedArticles, load_library_parts, save_library
+from bot.core.terms import ArticleTerms
 from tests.auxil.embedders import BagOfWords
 from tests.conftest import DATA
 from tests.test_index import assert_same_index
@@ -173,13 +174,16 @@ def test_a_merge_reads_a_saved_library_through_rather_than_making_its_items(
         assert isinstance(live, LiveLibrary)
         live = merge(live)
         assert_merged_as_built(live, scratch)
-        for rows in (live.articles, live.passages, live.passage_terms, live.article_terms):
+        for rows in (live.articles, live.passages):
             # The saved sequence read through, and one list of the posts since: never deeper.
             assert isinstance(rows, Picked)
             assert isinstance(rows.items, Rows)
             assert [type(p) for p in rows.items.parts][1:] == [list]
             if rows is live.articles:
                 assert isinstance(rows.items.parts[0], SavedArticles)
+        # Term counts are arrays of the merged index's rows: no other index is kept for them.
+        assert isinstance(live.article_terms, ArticleTerms)
+        assert live.article_terms.article_index is live.article_index
 
 
 def test_a_merge_tokenizes_and_embeds_nothing(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -16,12 +16,16 @@ Two variants are offered:
 
 A term repeated in the query counts once per occurrence, as in both references.
 
-**Building.** Every token is mapped to a term id in one C-level pass (a ``defaultdict`` whose
-default is the next id), each (term, passage) pair becomes one int64 key ``term * N + passage``,
-and one sort of the keys groups the postings by term, passages ascending; runs of equal keys give
-the term frequencies. No Python object is made per posting, which is what made building slow and
-memory-hungry (three Python lists of 45M postings at 1M passages). Every posting's contribution is
-computed once at build time, so scoring a passage for a term is one lookup.
+**Building.** Passages come a chunk at a time (:class:`IndexBuilder`): every token is mapped to a
+term id in one C-level pass (a ``defaultdict`` whose default is the next id) and kept as an int32
+array, 4 bytes a token, so that a library's build never holds every passage's terms as strings.
+Then, a chunk at a time, each (term, passage) pair becomes one int64 key ``term * n + passage``,
+one sort of the chunk's keys groups its postings by term, passages ascending (runs of equal keys
+give the term frequencies), and each posting is put in its place in the index's arrays, after
+the same term's postings of the chunks before. No Python object is made per posting, which is
+what made building slow and memory-hungry (three Python lists of 45M postings at 1M passages),
+and no array of the whole index's keys is held. Every posting's contribution is computed once at
+build time, a block of postings at a time, so scoring a passage for a term is one lookup.
 
 **Top k without scoring everything.** A five-word query shares a frequent word with almost every
 passage, so accumulating every posting and sorting every match costs work in proportion to the
@@ -124,6 +128,8 @@ SEED_SHARE = 0.25
 # cost of adding one posting): past this share of the passages, adding every posting is cheaper.
 # Same run, 1M passages: 0.01 gave p99 38 ms, 0.05 31 ms; another run 0.05 25 ms, 0.1 21 ms.
 CANDIDATE_SHARE = 0.1
+# Postings whose contributions are computed at a time (see _finish): 8 MB per temporary array.
+WEIGHT_BLOCK = 1 << 20
 # Terms a vocabulary dict is made of at a time (see _vocabulary): a few milliseconds' work.
 VOCABULARY_STEP = 8192
 # Relative slack on the pruning floor, so that rounding in a sum of bounds never drops a passage.
@@ -248,16 +254,17 @@ class BM25Index:
         epsilon: float = 0.25,
     ) -> BM25Index:
         """Index ``docs`` (each a list of terms); positions in ``docs`` are the passage ids."""
-        if variant not in ("lucene", "okapi"):
-            raise ValueError(f"unknown BM25 variant {variant!r}")
-        terms, offsets, passage_ids, tf, lengths = _count(docs)
-        return _finish(
-            terms, offsets, passage_ids, tf, lengths, k1=k1, b=b, variant=variant, epsilon=epsilon
-        )
+        builder = IndexBuilder()
+        builder.add(docs)
+        index, _ = builder.build(k1=k1, b=b, variant=variant, epsilon=epsilon)
+        return index
 
     @classmethod
-    def merged(cls, parts: Sequence[BM25Index], kept: Sequence[Mask]) -> BM25Index:
-        """The index :meth:`build` makes of each part's ``kept`` passages, part after part.
+    def merged(
+        cls, parts: Sequence[BM25Index], kept: Sequence[Mask]
+    ) -> tuple[BM25Index, list[npt.NDArray[np.int64]]]:
+        """The index :meth:`build` makes of each part's ``kept`` passages, part after part; and
+        for each part, each of its rows' row in that index (-1: no kept passage has the term).
 
         Exact: the same terms, statistics and arrays, so the same scores bit for bit, made from
         the parts' term frequencies and lengths without their tokens (see the module's
@@ -272,27 +279,24 @@ class BM25Index:
             raise ValueError("indexes of other BM25 parameters can't be merged")
         stays = [keep[part.passage_ids] for part, keep in zip(parts, kept, strict=True)]
         rows = [_posting_rows(part.offsets)[stay] for part, stay in zip(parts, stays, strict=True)]
-        terms, new_rows = _merged_terms(parts, rows)
+        terms, renumbered = _merged_terms(parts, rows)
+        new_rows = [number[row] for number, row in zip(renumbered, rows, strict=True)]
         counts = [np.bincount(row, minlength=len(terms)) for row in new_rows]
-        offsets = np.zeros(len(terms) + 1, dtype=np.int64)
-        np.cumsum(np.sum(counts, axis=0, dtype=np.int64), out=offsets[1:])
+        offsets = _offsets(np.sum(counts, axis=0, dtype=np.int64))
         passage_ids = np.empty(int(offsets[-1]), dtype=np.int32)
         tf = np.empty(int(offsets[-1]), dtype=np.int32)
-        after = offsets[:-1].copy()  # where a term's postings of the next part go
+        after = offsets[:-1].copy()
         start = 0
-        for part, keep, stay, row, count in zip(parts, kept, stays, new_rows, counts, strict=True):
-            # A term's kept postings are consecutive in the part: the first goes to ``after``.
-            run_start = np.cumsum(count) - count
-            place = np.arange(row.shape[0]) + (after - run_start)[row]
+        for part, keep, stay, row in zip(parts, kept, stays, new_rows, strict=True):
+            place = _placed(row, after)
             position = np.cumsum(keep) - 1 + start  # a kept passage's merged position
             passage_ids[place] = position[part.passage_ids[stay]]
             tf[place] = part.frequencies[stay]
-            after += count
             start += int(np.count_nonzero(keep))
         lengths = np.concatenate(
             [part.doc_lengths[keep] for part, keep in zip(parts, kept, strict=True)]
         ).astype(np.int64)
-        return _finish(
+        index = _finish(
             terms,
             offsets,
             passage_ids,
@@ -303,6 +307,7 @@ class BM25Index:
             variant=first.variant,
             epsilon=first.epsilon,
         )
+        return index, renumbered
 
     def replace(
         self, removed: Iterable[int] = (), added: Sequence[Sequence[str]] = ()
@@ -321,7 +326,8 @@ class BM25Index:
         new = BM25Index.build(
             added, k1=self.k1, b=self.b, variant=self.variant, epsilon=self.epsilon
         )
-        return BM25Index.merged([self, new], [kept, np.ones(len(new), dtype=bool)])
+        index, _ = BM25Index.merged([self, new], [kept, np.ones(len(new), dtype=bool)])
+        return index
 
     def __len__(self) -> int:
         return int(self.doc_lengths.shape[0])
@@ -668,47 +674,141 @@ def top(
     return _best(matched, scores[matched], k, floor)
 
 
-def _count(
-    docs: Sequence[Sequence[str]],
-) -> tuple[list[str], OffsetArray, IdArray, IdArray, npt.NDArray[np.int64]]:
-    """The postings of ``docs``: sorted terms, offsets, passage ids, term frequencies, lengths."""
-    total = len(docs)
-    lengths = np.fromiter(map(len, docs), dtype=np.int64, count=total)
-    # A missing term gets the next id: the whole corpus is mapped without a Python loop.
-    ids: defaultdict[str, int] = defaultdict()
-    ids.default_factory = ids.__len__
-    keys = np.fromiter(
-        map(ids.__getitem__, chain.from_iterable(docs)), dtype=np.int64, count=int(lengths.sum())
-    )
-    seen = list(ids)
-    del ids
-    # Rows follow the terms' sorted order, so that replace() numbers them as build() does.
-    order = sorted(range(len(seen)), key=seen.__getitem__)
-    rank = np.empty(len(order), dtype=np.int64)
-    rank[order] = np.arange(len(order), dtype=np.int64)
-    keys = rank[keys]
-    stride = max(total, 1)
-    keys *= stride
-    keys += np.repeat(np.arange(total, dtype=np.int32), lengths)
-    keys.sort()
-    # Arrays are freed as soon as they are used up: building peaks at about twice the index.
-    first = np.empty(keys.size, dtype=bool)
-    first[:1] = True
-    np.not_equal(keys[1:], keys[:-1], out=first[1:])
-    unique = keys[first]
-    starts = np.flatnonzero(first)
-    del keys, first
-    tf = np.diff(starts, append=lengths.sum()).astype(np.int32)
-    del starts
-    offsets = np.searchsorted(unique, np.arange(len(order) + 1, dtype=np.int64) * stride)
-    passage_ids = (unique % stride).astype(np.int32)
-    return [seen[i] for i in order], offsets, passage_ids, tf, lengths
+class IndexBuilder:
+    """The index of passages added a chunk at a time, in order: :meth:`BM25Index.build`'s, made
+    without holding every passage's terms.
+
+    A term is numbered the first time it is seen (one dict per index: a missing term gets the
+    next number, so a chunk is numbered without a Python loop), and a chunk is kept as an int32
+    array of its terms' numbers and its passages' lengths: 4 bytes a token, where a list of
+    terms holds 8 and the string. :meth:`build` then counts each chunk's postings (one sort of
+    the chunk's (term, passage) keys) and puts them in their places in the index's arrays, a
+    chunk at a time: the whole index's keys are never held either.
+    """
+
+    def __init__(self) -> None:
+        self._numbers: defaultdict[str, int] = defaultdict()
+        self._numbers.default_factory = self._numbers.__len__
+        self._chunks: list[tuple[IdArray, npt.NDArray[np.int64]]] = []
+
+    def add(self, docs: Sequence[Sequence[str]]) -> None:
+        """Add the passages ``docs`` (each a list of terms) after those added before."""
+        lengths = np.fromiter(map(len, docs), dtype=np.int64, count=len(docs))
+        numbers = np.fromiter(
+            map(self._numbers.__getitem__, chain.from_iterable(docs)),
+            dtype=np.int32,
+            count=int(lengths.sum()),
+        )
+        self._chunks.append((numbers, lengths))
+
+    def numbers(self, terms: Iterable[str]) -> IdArray:
+        """The numbers of ``terms``, each a term of a passage added already."""
+        numbers = np.fromiter((self._numbers.get(t, -1) for t in terms), dtype=np.int32)
+        if numbers.size and numbers.min() < 0:
+            raise KeyError("a term of no passage added")
+        return numbers
+
+    def build(
+        self,
+        *,
+        k1: float = 1.2,
+        b: float = 0.75,
+        variant: Variant = "lucene",
+        epsilon: float = 0.25,
+    ) -> tuple[BM25Index, IdArray]:
+        """The index of every passage added, and each term number's row in it.
+
+        The chunks are let go once counted: a builder builds once.
+        """
+        if variant not in ("lucene", "okapi"):
+            raise ValueError(f"unknown BM25 variant {variant!r}")
+        seen = list(self._numbers)
+        self._numbers.clear()
+        # Rows follow the terms' sorted order, so that merged() numbers them as build() does.
+        order = sorted(range(len(seen)), key=seen.__getitem__)
+        rank = np.empty(len(order), dtype=np.int32)
+        rank[order] = np.arange(len(order), dtype=np.int32)
+        chunks, self._chunks = self._chunks, []
+        lengths = np.concatenate([np.zeros(0, dtype=np.int64), *(n for _, n in chunks)])
+        # Two passes over the chunks: how many postings each term has, then where each goes.
+        frequency = np.zeros(len(seen), dtype=np.int64)
+        for rows, _, _ in _chunk_postings(rank, chunks):
+            frequency += np.bincount(rows, minlength=len(seen))
+        offsets = _offsets(frequency)
+        passage_ids = np.empty(int(offsets[-1]), dtype=np.int32)
+        tf = np.empty(int(offsets[-1]), dtype=np.int32)
+        after = offsets[:-1].copy()
+        for rows, passages, counts in _chunk_postings(rank, chunks):
+            place = _placed(rows, after)
+            passage_ids[place] = passages
+            tf[place] = counts
+        del chunks
+        index = _finish(
+            [seen[i] for i in order],
+            offsets,
+            passage_ids,
+            tf,
+            lengths,
+            k1=k1,
+            b=b,
+            variant=variant,
+            epsilon=epsilon,
+        )
+        return index, rank
+
+
+def _chunk_postings(
+    rank: IdArray, chunks: Sequence[tuple[IdArray, npt.NDArray[np.int64]]]
+) -> Iterator[tuple[npt.NDArray[np.int64], IdArray, IdArray]]:
+    """Each chunk's postings, sorted by row, then passage: rows, passage ids, term frequencies."""
+    first = 0
+    for numbers, lengths in chunks:
+        stride = max(lengths.shape[0], 1)
+        keys = rank[numbers].astype(np.int64)
+        keys *= stride
+        keys += np.repeat(np.arange(lengths.shape[0], dtype=np.int64), lengths)
+        keys.sort()
+        starts = np.flatnonzero(_run_starts(keys))
+        unique = keys[starts]
+        tf = np.diff(starts, append=keys.shape[0]).astype(np.int32)
+        yield unique // stride, (unique % stride + first).astype(np.int32), tf
+        first += lengths.shape[0]
+
+
+def _offsets(counts: npt.NDArray[np.int64]) -> OffsetArray:
+    """Where each row's postings start, and (last) how many there are, from each row's count."""
+    offsets = np.zeros(counts.shape[0] + 1, dtype=np.int64)
+    np.cumsum(counts, out=offsets[1:])
+    return offsets
+
+
+def _placed(rows: npt.NDArray[np.int64], after: OffsetArray) -> npt.NDArray[np.int64]:
+    """Where postings go in an index's arrays, given their ``rows`` (ascending; a row's postings
+    in passage order) and ``after[row]``, where a row's next posting goes: advanced past them.
+
+    Postings put in this way, part after part, are in row order, then passage order.
+    """
+    starts = _run_starts(rows)
+    first = np.flatnonzero(starts)  # each row's first posting
+    run = np.cumsum(starts) - 1  # each posting's row, counted from this part's first
+    place: npt.NDArray[np.int64] = np.arange(rows.shape[0]) - first[run] + after[rows]
+    after[rows[first]] += np.diff(first, append=rows.shape[0])
+    return place
+
+
+def _run_starts(values: npt.NDArray[Any]) -> Mask:
+    """Where each run of equal ``values`` starts."""
+    starts = np.empty(values.shape[0], dtype=bool)
+    starts[:1] = True
+    np.not_equal(values[1:], values[:-1], out=starts[1:])
+    return starts
 
 
 def _merged_terms(
     parts: Sequence[BM25Index], rows: Sequence[npt.NDArray[np.int64]]
 ) -> tuple[list[str], list[npt.NDArray[np.int64]]]:
-    """The sorted terms of the kept postings (each part's ``rows``), and those rows renumbered.
+    """The sorted terms of the kept postings (each part's ``rows``), and for each part, each of
+    its rows' row among them (-1 for a term no kept posting has).
 
     The largest vocabulary (a merge's base, most often) is renumbered with numpy: a term keeps
     its row, less the terms before it that are gone, plus the other parts' new terms before it.
@@ -733,25 +833,39 @@ def _merged_terms(
     # A new term goes before the first of the anchor's that sorts after it.
     before = np.array([bisect_left(names[anchor], term) for term in extra], dtype=np.int64)
     shift = np.searchsorted(before, np.arange(len(names[anchor])), side="right")
-    renumbered = np.cumsum(alive) - 1 + shift
+    renumbered = np.where(alive, np.cumsum(alive) - 1 + shift, -1)
     return terms, [
-        renumbered[row]
+        renumbered
         if number == anchor
-        else np.array([bisect_left(terms, t) for t in names[number]], dtype=np.int64)[row]
-        for number, row in enumerate(rows)
+        else np.array([_row_in(terms, term) for term in names[number]], dtype=np.int64)
+        for number in range(len(parts))
     ]
 
 
-def _posting_rows(offsets: OffsetArray) -> npt.NDArray[np.int64]:
-    """Each posting's row, from the rows' ``offsets``: 1 where a row starts, summed.
+def _row_in(terms: Sequence[str], term: str) -> int:
+    """``term``'s position in the sorted ``terms``, -1 if it is not there."""
+    row = bisect_left(terms, term)
+    return row if row < len(terms) and terms[row] == term else -1
+
+
+def _posting_rows(
+    offsets: OffsetArray, lo: int = 0, hi: int | None = None
+) -> npt.NDArray[np.int64]:
+    """The row of each posting from ``lo`` to ``hi`` (default: every one), from the rows'
+    ``offsets``: the first's row, then 1 where a row starts, summed.
 
     ``np.repeat`` would hold the GIL throughout (tens of milliseconds at 10M postings), and a
     merge in the background must let questions run; these steps let go of it. Every row has a
     posting, so no two rows start at one place.
     """
-    starts = np.zeros(int(offsets[-1]), dtype=np.int64)
-    starts[offsets[1:-1]] = 1
-    rows: npt.NDArray[np.int64] = np.cumsum(starts, out=starts)
+    hi = int(offsets[-1]) if hi is None else hi
+    rows = np.zeros(hi - lo, dtype=np.int64)
+    if hi > lo:
+        first = int(np.searchsorted(offsets, lo, side="right")) - 1
+        last = int(np.searchsorted(offsets, hi - 1, side="right")) - 1
+        rows[0] = first
+        rows[offsets[first + 1 : last + 1] - lo] = 1
+        np.cumsum(rows, out=rows)
     return rows
 
 
@@ -789,18 +903,22 @@ def _finish(
         idf, scale = okapi_idf(df, total, epsilon), k1 + 1.0
     # rank-bm25 divides by the mean length over all documents, empty ones included.
     avgdl = float(lengths.mean()) if total and lengths.any() else 1.0
-    # In place: idf * tf * scale / (tf + k1 * (1 - b + b * |d| / avgdl)).
-    norm = lengths.astype(np.float64)[passage_ids]
-    norm *= b
-    norm /= avgdl
-    norm += 1.0 - b
-    norm *= k1
-    norm += tf
-    weights = tf.astype(np.float64)
-    weights *= scale
-    weights /= norm
-    del norm
-    weights *= idf[_posting_rows(offsets)]
+    # idf * tf * scale / (tf + k1 * (1 - b + b * |d| / avgdl)), in place a block at a time:
+    # the temporaries of the whole index's postings would double building's peak.
+    length = lengths.astype(np.float64)
+    weights = np.empty(passage_ids.shape[0], dtype=np.float64)
+    for lo in range(0, weights.shape[0], WEIGHT_BLOCK):
+        hi = min(lo + WEIGHT_BLOCK, weights.shape[0])
+        norm = length[passage_ids[lo:hi]]
+        norm *= b
+        norm /= avgdl
+        norm += 1.0 - b
+        norm *= k1
+        norm += tf[lo:hi]
+        block = weights[lo:hi]
+        np.multiply(tf[lo:hi], scale, out=block)
+        block /= norm
+        block *= idf[_posting_rows(offsets, lo, hi)]
     # Every term has at least one posting, so each reduceat segment is non-empty.
     max_weights = np.maximum.reduceat(weights, offsets[:-1]) if terms else np.zeros(0)
     dense_slot, dense = _dense_rows(offsets, passage_ids, weights, total)

@@ -49,7 +49,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from itertools import pairwise
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -57,7 +57,15 @@ import numpy.typing as npt
 from bot.core.analysis import is_cjk, sentence_spans, tokenize
 from bot.core.corpus import DEFAULT_PASSAGE_CHARS, Article, Passage, split_corpus
 from bot.core.forms import Form, answer_form
-from bot.core.index import BM25Index, FloatArray, TermIndex, Variant, run_starts, top_k
+from bot.core.index import (
+    BM25Index,
+    FloatArray,
+    IndexBuilder,
+    TermIndex,
+    Variant,
+    run_starts,
+    top_k,
+)
 from bot.core.pruning import candidates, ranges
 from bot.core.semantic import (
     PROGRESS_FROM,
@@ -67,6 +75,7 @@ from bot.core.semantic import (
     Vectors,
     embed_passages,
 )
+from bot.core.terms import ArticleTerms, PassageTerms
 
 ARTICLE_WEIGHT = 0.9  # share of the article's score in a passage's score
 TITLE_WEIGHT = 5  # times a title's terms count in the article index
@@ -90,9 +99,10 @@ FUSION_DEPTH = 100
 # Passages best_per_article sorts first for each article it is asked for (see there).
 BEST_DEPTH = 4
 QUERY_MEMORY = 256  # questions whose vectors are remembered (see Library.encode_query)
-# A progress bar of building moves every this many items: often enough to be seen moving, seldom
-# enough that drawing it costs nothing next to tokenizing.
-PROGRESS_STEP = 1024
+# Articles or passages tokenized at a time while a library is built (see LibraryParts.derive):
+# few enough that their terms take little memory, many enough that numbering them into arrays
+# costs nothing beside tokenizing them. A progress bar of building moves a chunk at a time.
+BUILD_CHUNK = 4096
 T = TypeVar("T")
 
 
@@ -223,29 +233,40 @@ class LibraryParts:
     ) -> LibraryParts:
         """Split, tokenize, index and (with an ``embedder``) embed ``articles``.
 
-        ``progress`` shows a progress bar of each stage (:class:`bot.core.semantic.Progress`).
+        Articles and passages are tokenized ``BUILD_CHUNK`` at a time, their terms numbered
+        into the indexes' arrays (:class:`bot.core.index.IndexBuilder`) and let go: building
+        holds 4 bytes a token rather than every token's string. The parts keep no term list
+        either (:mod:`bot.core.terms`). ``progress`` shows a progress bar of each stage
+        (:class:`bot.core.semantic.Progress`).
         """
         articles = tuple(articles)
-        k1, b, variant = config.k1, config.b, config.variant
+
+        def built(builder: IndexBuilder) -> tuple[BM25Index, npt.NDArray[np.int32]]:
+            return builder.build(k1=config.k1, b=config.b, variant=config.variant)
+
         passages = split_corpus(articles, config.passage_chars)
         title_terms = {a.id: tokenize(a.title) for a in articles}
-        passage_terms = [
-            title_terms[p.article.id] + tokenize(p.text)
-            for p in _shown(passages, "tokenizing passages", progress)
-        ]
-        # Each article's terms, title included once: what feedback reads as its language.
-        article_terms = [
-            Counter(title_terms[a.id] + tokenize(a.text))
-            for a in _shown(articles, "tokenizing articles", progress)
-        ]
-        article_index = BM25Index.build(
-            [
-                title_terms[a.id] * (config.title_weight - 1) + list(counts.elements())
-                for a, counts in zip(articles, article_terms, strict=True)
-            ],
-            k1=k1,
-            b=b,
-            variant=variant,
+        # Each article's terms, title included once: what feedback reads as its language. The
+        # article index counts the title title_weight times.
+        builder = IndexBuilder()
+        numbers, counts, sizes = [], [], []
+        for some in _chunks(articles, "tokenizing articles", progress):
+            counted = [Counter(title_terms[a.id] + tokenize(a.text)) for a in some]
+            builder.add(
+                [
+                    title_terms[a.id] * (config.title_weight - 1) + list(terms.elements())
+                    for a, terms in zip(some, counted, strict=True)
+                ]
+            )
+            numbers.append(builder.numbers(t for terms in counted for t in terms))
+            counts.append(np.fromiter((n for terms in counted for n in terms.values()), np.int32))
+            sizes.append(np.fromiter(map(len, counted), dtype=np.int64, count=len(counted)))
+        article_index, rows = built(builder)
+        article_terms = ArticleTerms(
+            article_index,
+            np.cumsum(_joined(sizes, np.int64)),
+            rows[_joined(numbers, np.int32)],
+            _joined(counts, np.int32),
         )
         position = {a.id: i for i, a in enumerate(articles)}
         article_of = np.fromiter(
@@ -254,18 +275,26 @@ class LibraryParts:
         # Sentences never cross a passage's bounds, so each belongs to exactly one passage. The
         # title is part of every sentence: a question's words that name the subject are then
         # found in each sentence of the article about it, and the rest decide between them.
-        spans = [
-            (row, start, end)
-            for row, p in enumerate(passages)
-            for start, end in sentence_spans(p.text)
-        ]
-        sentence_terms = [
-            title_terms[passages[row].article.id] + tokenize(passages[row].text[start:end])
-            for row, start, end in _shown(spans, "tokenizing sentences", progress)
-        ]
-        sentence_passage = np.fromiter(
-            (row for row, _, _ in spans), dtype=np.int64, count=len(spans)
-        )
+        passage_builder, pair_builder = IndexBuilder(), IndexBuilder()
+        sentence_builder = IndexBuilder()
+        owners = []
+        row = 0
+        for chunk in _chunks(passages, "tokenizing passages", progress):
+            passage_docs, pair_docs, sentence_docs, owner = [], [], [], []
+            for p in chunk:
+                title, text = title_terms[p.article.id], p.text
+                words = tokenize(text)
+                passage_docs.append(title + words)
+                pair_docs.append(term_pairs(words))
+                for start, end in sentence_spans(text):
+                    sentence_docs.append(title + tokenize(text[start:end]))
+                    owner.append(row)
+                row += 1
+            passage_builder.add(passage_docs)
+            pair_builder.add(pair_docs)
+            sentence_builder.add(sentence_docs)
+            owners.append(np.array(owner, dtype=np.int64))
+        sentence_passage = _joined(owners, np.int64)
         passage_vectors = sentence_vectors = None
         if embedder is not None:
             cache = cache if cache is not None else EmbeddingCache()
@@ -283,26 +312,25 @@ class LibraryParts:
             sentence_vectors = embed_passages(
                 embedder,
                 [
-                    titled(passages[row].article.title, passages[row].text[start:end])
-                    for row, start, end in spans
+                    titled(p.article.title, p.text[start:end])
+                    for p in passages
+                    for start, end in sentence_spans(p.text)
                 ],
                 cache,
                 label="embedding sentences",
             )
+        index, _ = built(passage_builder)
+        pair_index, _ = built(pair_builder)
+        sentence_index, _ = built(sentence_builder)
         return cls(
             articles=articles,
             passages=passages,
-            passage_terms=passage_terms,
+            passage_terms=PassageTerms(passages),
             article_terms=article_terms,
-            index=BM25Index.build(passage_terms, k1=k1, b=b, variant=variant),
+            index=index,
             article_index=article_index,
-            pair_index=BM25Index.build(
-                [term_pairs(tokenize(p.text)) for p in _shown(passages, "pairing terms", progress)],
-                k1=k1,
-                b=b,
-                variant=variant,
-            ),
-            sentence_index=BM25Index.build(sentence_terms, k1=k1, b=b, variant=variant),
+            pair_index=pair_index,
+            sentence_index=sentence_index,
             article_of=article_of,
             # An article's passages are consecutive (split_corpus), a passage's sentences too.
             article_first=np.searchsorted(article_of, np.arange(len(articles) + 1)),
@@ -846,13 +874,19 @@ class Library:
             depth *= 4
 
 
-def _shown(items: Sequence[T], label: str, show: bool) -> Iterator[T]:
-    """``items`` one by one, with a progress bar of them when ``show`` (and they are many)."""
+def _chunks(items: Sequence[T], label: str, show: bool) -> Iterator[Sequence[T]]:
+    """``items`` ``BUILD_CHUNK`` at a time, with a progress bar of them when ``show`` (and they
+    are many)."""
     bar = Progress(len(items), label) if show and len(items) >= PROGRESS_FROM else None
-    for done, item in enumerate(items, 1):
-        yield item
-        if bar is not None and (done % PROGRESS_STEP == 0 or done == len(items)):
-            bar.advance(done - bar.done)
+    for start in range(0, len(items), BUILD_CHUNK):
+        yield items[start : start + BUILD_CHUNK]
+        if bar is not None:
+            bar.advance(min(len(items), start + BUILD_CHUNK) - bar.done)
+
+
+def _joined(arrays: Sequence[npt.NDArray[Any]], dtype: type[np.integer[Any]]) -> npt.NDArray[Any]:
+    """``arrays`` one after the other, of ``dtype`` (empty for none)."""
+    return np.concatenate([np.zeros(0, dtype=dtype), *arrays])
 
 
 def _weighted(

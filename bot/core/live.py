@@ -35,12 +35,13 @@ adds a pass per term and index.
 **Merge.** :func:`merge` makes the plain library of a view's live articles out of its segments,
 tokenizing and embedding nothing again: each index is the segments' kept postings merged
 (:meth:`~bot.core.index.BM25Index.merged`: every contribution computed again under the new
-statistics), the row tables are renumbered and the vectors' kept rows stacked, with numpy; the
-article, passage and term lists are gathered (:func:`gathered`: a saved base's are read
-through, not made). The result is the library a build of those articles makes, array for array
-(tests/test_live.py). At 192k passages it takes seconds where building again took minutes
-(docs/benchmarks.md), nearly all in numpy calls that let go of the GIL; the edge runs it in the
-background when enough parts have gathered (:mod:`bot.tg.changes`).
+statistics), the row tables, the articles' term counts (:class:`~bot.core.terms.ArticleTerms`)
+and the vectors' kept rows are stacked and renumbered with numpy, and the article and passage
+lists gathered (:func:`gathered`: a saved base's are read through, not made). The result is the
+library a build of those articles makes, array for array (tests/test_live.py). At 192k passages
+it takes seconds where building again took minutes (docs/benchmarks.md), nearly all in numpy
+calls that let go of the GIL; the edge runs it in the background when enough parts have
+gathered (:mod:`bot.tg.changes`).
 
 A question scores only the passages worth scoring (:mod:`bot.core.pruning`): a view finds them
 as each segment's best under its own statistics, then scores them under the whole's, at their
@@ -68,6 +69,7 @@ from bot.core.index import BM25Index, FloatArray, Statistics, TermIndex, lucene_
 from bot.core.library import Library, LibraryParts
 from bot.core.rows import ItemSequence
 from bot.core.semantic import Vectors
+from bot.core.terms import ArticleTerms, PassageTerms
 
 Mask = npt.NDArray[np.bool_]
 T = TypeVar("T")
@@ -108,7 +110,8 @@ class Picked(ItemSequence[T]):
 
 
 def gathered(parts: Sequence[Sequence[T]], kept: Sequence[Mask]) -> Sequence[T]:
-    """The items of ``parts`` that ``kept`` marks, in order, as one sequence: a merge's lists.
+    """The items of ``parts`` that ``kept`` marks, in order, as one sequence: a merge's articles
+    and passages.
 
     The items of lists and tuples are copied by reference into one new list (milliseconds at
     100k items), so that those left out are freed; any other sequence (a saved library's, whose
@@ -451,7 +454,7 @@ def merge(view: LiveLibrary) -> Library:
         ]
     )
 
-    def index(kind: str, kept: list[Mask]) -> BM25Index:
+    def index(kind: str, kept: list[Mask]) -> tuple[BM25Index, list[npt.NDArray[np.int64]]]:
         return BM25Index.merged([_bm25(getattr(lib, kind)) for lib in libraries], kept)
 
     def vectors(kind: str, kept: list[Mask]) -> Vectors | None:
@@ -462,15 +465,19 @@ def merge(view: LiveLibrary) -> Library:
         )
 
     article_count = sum(int(np.count_nonzero(keep)) for keep in articles)
+    article_index, rows = index("article_index", articles)
+    merged_passages = gathered([lib.passages for lib in libraries], passages)
     parts = LibraryParts(
         articles=gathered([lib.articles for lib in libraries], articles),
-        passages=gathered([lib.passages for lib in libraries], passages),
-        passage_terms=gathered([lib.passage_terms for lib in libraries], passages),
-        article_terms=gathered([lib.article_terms for lib in libraries], articles),
-        index=index("index", passages),
-        article_index=index("article_index", articles),
-        pair_index=index("pair_index", passages),
-        sentence_index=index("sentence_index", sentences),
+        passages=merged_passages,
+        passage_terms=PassageTerms(merged_passages),
+        article_terms=ArticleTerms.merged(
+            article_index, [_article_terms(lib) for lib in libraries], articles, rows
+        ),
+        index=index("index", passages)[0],
+        article_index=article_index,
+        pair_index=index("pair_index", passages)[0],
+        sentence_index=index("sentence_index", sentences)[0],
         article_of=article_of,
         article_first=np.searchsorted(article_of, np.arange(article_count + 1)),
         sentence_passage=sentence_passage,
@@ -496,6 +503,15 @@ def _bm25(index: TermIndex) -> BM25Index:
     if not isinstance(index, BM25Index):
         raise TypeError(f"a segment must be a plain library, not one with a {type(index)}")
     return index
+
+
+def _article_terms(library: Library) -> ArticleTerms:
+    """A segment's term counts: a built, loaded or merged library's are arrays."""
+    if not isinstance(library.article_terms, ArticleTerms):
+        raise TypeError(
+            f"a segment's term counts must be arrays, not {type(library.article_terms)}"
+        )
+    return library.article_terms
 
 
 def _vectors(vectors: Vectors | None) -> Vectors:

@@ -55,18 +55,16 @@ import json
 import mmap
 import os
 import zlib
-from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
 
 from bot.core import analysis, corpus, index, library
-from bot.core.analysis import tokenize
 from bot.core.corpus import Article, Passage
 from bot.core.index import (
     BM25Index,
@@ -79,6 +77,7 @@ from bot.core.index import (
 from bot.core.index import _read_manifest as _read_index_manifest
 from bot.core.library import LibraryConfig, LibraryParts
 from bot.core.rows import ItemSequence
+from bot.core.terms import ArticleTerms, PassageTerms
 
 FORMAT_NAME = "announcements-bot library"
 FORMAT_VERSION = 1
@@ -109,6 +108,7 @@ CHECK_BLOCK = 1 << 22
 _DERIVING = (analysis, corpus, index, library)
 # Surrogates that a JSON corpus may hold (a lone "\ud800") survive the trip through UTF-8.
 _TEXT_ERRORS = "surrogatepass"
+T = TypeVar("T")
 
 
 class SavedLibraryError(IndexFormatError):
@@ -358,10 +358,21 @@ def _span(blob: npt.NDArray[np.uint8], ends: npt.NDArray[np.int64], row: int) ->
     return bytes(blob[int(ends[row - 1]) if row else 0 : int(ends[row])])
 
 
-def _blob(items: Sequence[bytes]) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.int64]]:
-    """``items`` one after the other, and the byte where each ends."""
-    ends = np.cumsum([len(item) for item in items], dtype=np.int64)
-    return np.frombuffer(b"".join(items), dtype=np.uint8), ends
+def _blob(
+    items: Sequence[T], encode: Callable[[T], bytes]
+) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.int64]]:
+    """Each item's bytes, one after the other, and the byte where each ends.
+
+    Each item is encoded twice, to measure and to copy, rather than every item's bytes held and
+    joined: that held the articles' texts twice over at the peak of building (2 x 383 MB at
+    959k passages).
+    """
+    sizes = np.fromiter((len(encode(item)) for item in items), dtype=np.int64, count=len(items))
+    ends = np.cumsum(sizes)
+    blob = np.empty(int(ends[-1]) if len(items) else 0, dtype=np.uint8)
+    for item, end, size in zip(items, ends.tolist(), sizes.tolist(), strict=True):
+        blob[end - size : end] = np.frombuffer(encode(item), dtype=np.uint8)
+    return blob, ends
 
 
 def _fits(blob: npt.NDArray[np.uint8], ends: npt.NDArray[np.int64]) -> bool:
@@ -397,46 +408,6 @@ class SavedPassages(ItemSequence[Passage]):
         )
 
 
-class PassageTerms(ItemSequence[list[str]]):
-    """Each passage's terms (its article's title first), tokenized again when asked for."""
-
-    def __init__(self, passages: Sequence[Passage]) -> None:
-        self._passages = passages
-
-    def __len__(self) -> int:
-        return len(self._passages)
-
-    def _item(self, row: int) -> list[str]:
-        passage = self._passages[row]
-        return tokenize(passage.article.title) + tokenize(passage.text)
-
-
-class ArticleTerms(ItemSequence[Counter[str]]):
-    """Each article's term counts (title once), made when asked for from the mapped arrays."""
-
-    def __init__(
-        self,
-        article_index: BM25Index,
-        ends: npt.NDArray[np.int64],
-        rows: npt.NDArray[np.int32],
-        counts: npt.NDArray[np.int32],
-    ) -> None:
-        self._index, self._ends, self._rows, self._counts = article_index, ends, rows, counts
-        self._terms: list[str] | None = None
-
-    def __len__(self) -> int:
-        return int(self._ends.shape[0])
-
-    def _item(self, row: int) -> Counter[str]:
-        if self._terms is None:  # the vocabulary by row, once: most loads never need it
-            self._terms = sorted(self._index.vocabulary, key=self._index.vocabulary.__getitem__)
-        terms = self._terms
-        first = int(self._ends[row - 1]) if row else 0
-        end = int(self._ends[row])
-        rows, counts = self._rows[first:end].tolist(), self._counts[first:end].tolist()
-        return Counter({terms[term]: count for term, count in zip(rows, counts, strict=True)})
-
-
 def _article_record(article: Article) -> tuple[Any, ...]:
     """An article's fields but its text, as JSON values."""
     date = article.date.isoformat() if article.date else None
@@ -446,11 +417,11 @@ def _article_record(article: Article) -> tuple[Any, ...]:
 def _arrays(parts: LibraryParts) -> dict[str, npt.NDArray[Any]]:
     """The arrays of ``parts`` as saved (see the module's docstring)."""
     articles = parts.articles
-    fields, field_ends = _blob([json.dumps(_article_record(a)).encode() for a in articles])
-    text, text_ends = _blob([a.text.encode(errors=_TEXT_ERRORS) for a in articles])
-    vocabulary = parts.article_index.vocabulary
-    term_rows = [vocabulary[t] for counts in parts.article_terms for t in counts]
-    term_counts = [c for counts in parts.article_terms for c in counts.values()]
+    fields, field_ends = _blob(articles, lambda a: json.dumps(_article_record(a)).encode())
+    text, text_ends = _blob(articles, lambda a: a.text.encode(errors=_TEXT_ERRORS))
+    terms = parts.article_terms
+    if not isinstance(terms, ArticleTerms) or terms.article_index is not parts.article_index:
+        raise TypeError("only a built or loaded library's parts are saved (see bot.core.terms)")
     passages = parts.passages
     arrays: dict[str, npt.NDArray[Any]] = {
         "article_fields": fields,
@@ -458,13 +429,13 @@ def _arrays(parts: LibraryParts) -> dict[str, npt.NDArray[Any]]:
         "article_text": text,
         "article_text_ends": text_ends,
         "passage_article": np.asarray(parts.article_of, dtype=np.int64),
-        "passage_position": np.array([p.position for p in passages], dtype=np.int32),
-        "passage_start": np.array([p.start for p in passages], dtype=np.int64),
-        "passage_end": np.array([p.end for p in passages], dtype=np.int64),
+        "passage_position": np.fromiter((p.position for p in passages), np.int32, len(passages)),
+        "passage_start": np.fromiter((p.start for p in passages), np.int64, len(passages)),
+        "passage_end": np.fromiter((p.end for p in passages), np.int64, len(passages)),
         "sentence_passage": np.asarray(parts.sentence_passage, dtype=np.int64),
-        "article_term_ends": np.cumsum([len(c) for c in parts.article_terms], dtype=np.int64),
-        "article_term_rows": np.array(term_rows, dtype=np.int32),
-        "article_term_counts": np.array(term_counts, dtype=np.int32),
+        "article_term_ends": terms.ends,
+        "article_term_rows": terms.rows,
+        "article_term_counts": terms.counts,
     }
     if parts.passage_vectors is not None and parts.sentence_vectors is not None:
         arrays["passage_vectors"] = np.asarray(parts.passage_vectors, dtype=np.float32)
