@@ -6,16 +6,21 @@ article's terms tokenized first, then each index built from all of them (``BM25I
 
 from __future__ import annotations
 
+import io
 from collections import Counter
+from itertools import accumulate
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from bot.core import library as library_module
+from bot.core import saved as saved_module
 from bot.core.analysis import sentence_spans, tokenize
 from bot.core.corpus import Article, load_corpus
 from bot.core.index import BM25Index
 from bot.core.library import LibraryConfig, LibraryParts, term_pairs
+from bot.core.saved import SavedKey, save_library
 from tests.conftest import DATA
 from tests.test_index import assert_same_index
 
@@ -69,3 +74,19 @@ def test_a_library_built_in_chunks_equals_one_built_at_once(
     assert np.array_equal(
         parts.article_first, np.searchsorted(parts.article_of, np.arange(len(articles) + 1))
     )
+
+
+def test_the_articles_texts_are_saved_as_numpy_saves_an_array_of_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Written a few articles at a time, not made one array first: the same file, byte for byte."""
+    monkeypatch.setattr(saved_module, "BLOB_STEP", 3)
+    articles = [*corpus(), Article("odd", "Lone surrogate", "A \ud800 survives.")]
+    parts = LibraryParts.derive(articles, CONFIG)
+    save_library(parts, tmp_path / "library", SavedKey(CONFIG, None, {}))
+    texts = [a.text.encode(errors="surrogatepass") for a in articles]
+    expected = io.BytesIO()
+    np.save(expected, np.frombuffer(b"".join(texts), dtype=np.uint8), allow_pickle=False)
+    assert (tmp_path / "library" / "article_text.npy").read_bytes() == expected.getvalue()
+    ends = np.load(tmp_path / "library" / "article_text_ends.npy")
+    assert ends.tolist() == list(accumulate(map(len, texts)))

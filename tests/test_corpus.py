@@ -5,7 +5,15 @@ from typing import Any
 
 import pytest
 
-from bot.core.corpus import Article, load_corpus, parse_html, parse_text, split_passages
+from bot.core import corpus as corpus_module
+from bot.core.corpus import (
+    Article,
+    load_corpus,
+    parse_html,
+    parse_jsonl,
+    parse_text,
+    split_passages,
+)
 
 
 def test_folder_loads_every_format_with_stable_ids(good_dir: Path) -> None:
@@ -192,3 +200,23 @@ def test_a_walk_keeps_the_order_of_sorted_paths(tmp_path: Path) -> None:
     for name in ("a.md", "a/b.md", "b.md", ".hidden.md"):
         (tmp_path / name).write_text(NOTICE)
     assert [a.id for a in load_corpus(tmp_path).articles] == ["a/b.md", "a.md", "b.md"]
+
+
+@pytest.mark.parametrize("block", [1, 7, 64])
+def test_a_jsonl_file_read_in_blocks_gives_the_lines_of_the_whole(
+    block: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Blocks end after a line feed, so a CRLF, a lone CR or a blank line reads as in one piece."""
+    content = (
+        '{"id": "a", "title": "Ferry", "text": "Sails at dawn."}\r\n'
+        "\n"
+        "not json\r"
+        '{"id": "b", "text": "Park opens."}\n'
+        '{"id": "c"}\n'
+        '{"id": "d", "text": "Fares\\u2028rise."}'
+    )
+    whole = parse_jsonl(content, "f.jsonl")
+    monkeypatch.setattr(corpus_module, "JSONL_BLOCK", block)
+    assert parse_jsonl(content, "f.jsonl") == whole
+    assert [a.id for a in whole[0]] == ["a", "b", "d"]
+    assert [p.path for p in whole[1]] == ["f.jsonl:3", "f.jsonl:5"]

@@ -35,6 +35,7 @@ JSONL_SUFFIXES = frozenset({".jsonl"})
 SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES | JSONL_SUFFIXES
 
 DEFAULT_PASSAGE_CHARS = 600
+JSONL_BLOCK = 1 << 20  # characters of a JSONL file split into lines at a time (see parse_jsonl)
 
 
 @dataclass(frozen=True, slots=True)
@@ -449,10 +450,17 @@ def parse_html(content: str, article_id: str) -> Article:
 
 
 def parse_jsonl(content: str, path: str) -> tuple[list[Article], list[Problem]]:
-    """Read BEIR-style records; a bad line is reported and the others still load."""
+    """Read BEIR-style records; a bad line is reported and the others still load.
+
+    The lines are split ``JSONL_BLOCK`` characters at a time (each block ends after a line
+    break, so they are ``content.splitlines()``): every line of a large file, held at once and
+    then freed, left holes between the articles' texts that the process kept (430 MB of a
+    959k-passage corpus, a tenth of building's peak).
+    """
     articles: list[Article] = []
     problems: list[Problem] = []
-    for number, line in enumerate(content.splitlines(), start=1):
+    lines = (line for block in _blocks(content) for line in block.splitlines())
+    for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         try:
@@ -462,6 +470,16 @@ def parse_jsonl(content: str, path: str) -> tuple[list[Article], list[Problem]]:
     if not articles and not problems:
         problems.append(Problem(path, "empty: no records"))
     return articles, problems
+
+
+def _blocks(content: str) -> Iterator[str]:
+    """``content`` in pieces of about ``JSONL_BLOCK`` characters, each ending after a "\\n"."""
+    start = 0
+    while start < len(content):
+        end = content.find("\n", start + JSONL_BLOCK)
+        end = len(content) if end < 0 else end + 1
+        yield content[start:end]
+        start = end
 
 
 def _jsonl_article(line: str) -> Article:

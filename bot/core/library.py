@@ -295,6 +295,8 @@ class LibraryParts:
             sentence_builder.add(sentence_docs)
             owners.append(np.array(owner, dtype=np.int64))
         sentence_passage = _joined(owners, np.int64)
+        # The dicts of every article are let go before the indexes are made, building's peak.
+        del title_terms, position
         passage_vectors = sentence_vectors = None
         if embedder is not None:
             cache = cache if cache is not None else EmbeddingCache()

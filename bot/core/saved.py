@@ -69,6 +69,7 @@ from bot.core.corpus import Article, Passage
 from bot.core.index import (
     BM25Index,
     IndexFormatError,
+    _HashingWriter,
     _load_array,
     _staged,
     _write_array,
@@ -108,6 +109,8 @@ CHECK_BLOCK = 1 << 22
 _DERIVING = (analysis, corpus, index, library)
 # Surrogates that a JSON corpus may hold (a lone "\ud800") survive the trip through UTF-8.
 _TEXT_ERRORS = "surrogatepass"
+# Articles whose bytes are written to a blob at a time (see _write_blob).
+BLOB_STEP = 4096
 T = TypeVar("T")
 
 
@@ -172,9 +175,11 @@ def save_library(
         for name in INDEXES:
             index_of(parts, name).save(staging / name)
         arrays = _arrays(parts)
-        files = {
-            name: _write_array(staging / f"{name}.npy", array) for name, array in arrays.items()
-        }
+        files = {}
+        for name, (ends, encode) in _BLOBS.items():
+            files[name], arrays[ends] = _write_blob(staging / f"{name}.npy", parts.articles, encode)
+        for name, array in arrays.items():
+            files[name] = _write_array(staging / f"{name}.npy", array)
         manifest = {
             "format": FORMAT_NAME,
             "version": FORMAT_VERSION,
@@ -358,21 +363,28 @@ def _span(blob: npt.NDArray[np.uint8], ends: npt.NDArray[np.int64], row: int) ->
     return bytes(blob[int(ends[row - 1]) if row else 0 : int(ends[row])])
 
 
-def _blob(
-    items: Sequence[T], encode: Callable[[T], bytes]
-) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.int64]]:
-    """Each item's bytes, one after the other, and the byte where each ends.
+def _write_blob(
+    path: Path, items: Sequence[T], encode: Callable[[T], bytes]
+) -> tuple[dict[str, Any], npt.NDArray[np.int64]]:
+    """Write each item's bytes, one after the other, as a uint8 array's ``.npy`` file; its
+    manifest record, and the byte where each item ends.
 
-    Each item is encoded twice, to measure and to copy, rather than every item's bytes held and
-    joined: that held the articles' texts twice over at the peak of building (2 x 383 MB at
-    959k passages).
+    Written ``BLOB_STEP`` items at a time, each encoded twice (to measure, then to write),
+    rather than made one array: the articles' texts held as bytes and joined took twice their
+    383 MB at the peak of building at 959k passages.
     """
-    sizes = np.fromiter((len(encode(item)) for item in items), dtype=np.int64, count=len(items))
+    sizes = np.fromiter((len(encode(item)) for item in items), np.int64, len(items))
     ends = np.cumsum(sizes)
-    blob = np.empty(int(ends[-1]) if len(items) else 0, dtype=np.uint8)
-    for item, end, size in zip(items, ends.tolist(), sizes.tolist(), strict=True):
-        blob[end - size : end] = np.frombuffer(encode(item), dtype=np.uint8)
-    return blob, ends
+    total = int(ends[-1]) if len(items) else 0
+    writer = _HashingWriter(path)
+    try:
+        header = {"descr": "|u1", "fortran_order": False, "shape": (total,)}
+        np.lib.format.write_array_header_1_0(writer, header)  # as np.save writes it
+        for start in range(0, len(items), BLOB_STEP):
+            writer.write(b"".join(encode(item) for item in items[start : start + BLOB_STEP]))
+    finally:
+        record = writer.close()
+    return {"file": path.name, "dtype": "uint8", "shape": [total], **record}, ends
 
 
 def _fits(blob: npt.NDArray[np.uint8], ends: npt.NDArray[np.int64]) -> bool:
@@ -414,20 +426,21 @@ def _article_record(article: Article) -> tuple[Any, ...]:
     return article.id, article.title, date, article.url, article.lang, list(article.tags)
 
 
+# The articles' blobs: file stem -> the stem of their ends, and an article's bytes in it.
+_BLOBS: dict[str, tuple[str, Callable[[Article], bytes]]] = {
+    "article_fields": ("article_field_ends", lambda a: json.dumps(_article_record(a)).encode()),
+    "article_text": ("article_text_ends", lambda a: a.text.encode(errors=_TEXT_ERRORS)),
+}
+
+
 def _arrays(parts: LibraryParts) -> dict[str, npt.NDArray[Any]]:
-    """The arrays of ``parts`` as saved (see the module's docstring)."""
-    articles = parts.articles
-    fields, field_ends = _blob(articles, lambda a: json.dumps(_article_record(a)).encode())
-    text, text_ends = _blob(articles, lambda a: a.text.encode(errors=_TEXT_ERRORS))
+    """The arrays of ``parts`` as saved (see the module's docstring), but the articles' (see
+    :data:`_BLOBS`)."""
     terms = parts.article_terms
     if not isinstance(terms, ArticleTerms) or terms.article_index is not parts.article_index:
         raise TypeError("only a built or loaded library's parts are saved (see bot.core.terms)")
     passages = parts.passages
     arrays: dict[str, npt.NDArray[Any]] = {
-        "article_fields": fields,
-        "article_field_ends": field_ends,
-        "article_text": text,
-        "article_text_ends": text_ends,
         "passage_article": np.asarray(parts.article_of, dtype=np.int64),
         "passage_position": np.fromiter((p.position for p in passages), np.int32, len(passages)),
         "passage_start": np.fromiter((p.start for p in passages), np.int64, len(passages)),
