@@ -241,33 +241,13 @@ class LibraryParts:
         """
         articles = tuple(articles)
 
-        def built(builder: IndexBuilder) -> tuple[BM25Index, npt.NDArray[np.int32]]:
-            return builder.build(k1=config.k1, b=config.b, variant=config.variant)
+        def built(builder: IndexBuilder) -> BM25Index:
+            index, _ = builder.build(k1=config.k1, b=config.b, variant=config.variant)
+            return index
 
         passages = split_corpus(articles, config.passage_chars)
         title_terms = {a.id: tokenize(a.title) for a in articles}
-        # Each article's terms, title included once: what feedback reads as its language. The
-        # article index counts the title title_weight times.
-        builder = IndexBuilder()
-        numbers, counts, sizes = [], [], []
-        for some in _chunks(articles, "tokenizing articles", progress):
-            counted = [Counter(title_terms[a.id] + tokenize(a.text)) for a in some]
-            builder.add(
-                [
-                    title_terms[a.id] * (config.title_weight - 1) + list(terms.elements())
-                    for a, terms in zip(some, counted, strict=True)
-                ]
-            )
-            numbers.append(builder.numbers(t for terms in counted for t in terms))
-            counts.append(np.fromiter((n for terms in counted for n in terms.values()), np.int32))
-            sizes.append(np.fromiter(map(len, counted), dtype=np.int64, count=len(counted)))
-        article_index, rows = built(builder)
-        article_terms = ArticleTerms(
-            article_index,
-            np.cumsum(_joined(sizes, np.int64)),
-            rows[_joined(numbers, np.int32)],
-            _joined(counts, np.int32),
-        )
+        article_index, article_terms = _articles_indexed(articles, title_terms, config, progress)
         position = {a.id: i for i, a in enumerate(articles)}
         article_of = np.fromiter(
             (position[p.article.id] for p in passages), dtype=np.int64, count=len(passages)
@@ -295,8 +275,8 @@ class LibraryParts:
             sentence_builder.add(sentence_docs)
             owners.append(np.array(owner, dtype=np.int64))
         sentence_passage = _joined(owners, np.int64)
-        # The dicts of every article are let go before the indexes are made, building's peak.
-        del title_terms, position
+        # What only tokenizing needed is let go before the indexes are made, building's peak.
+        del title_terms, position, owners
         passage_vectors = sentence_vectors = None
         if embedder is not None:
             cache = cache if cache is not None else EmbeddingCache()
@@ -321,9 +301,9 @@ class LibraryParts:
                 cache,
                 label="embedding sentences",
             )
-        index, _ = built(passage_builder)
-        pair_index, _ = built(pair_builder)
-        sentence_index, _ = built(sentence_builder)
+        index = built(passage_builder)
+        pair_index = built(pair_builder)
+        sentence_index = built(sentence_builder)
         return cls(
             articles=articles,
             passages=passages,
@@ -874,6 +854,40 @@ class Library:
             if top.size == matched.size:
                 return hits
             depth *= 4
+
+
+def _articles_indexed(
+    articles: Sequence[Article],
+    title_terms: Mapping[str, list[str]],
+    config: LibraryConfig,
+    progress: bool,
+) -> tuple[BM25Index, ArticleTerms]:
+    """The article index of ``articles``, and each one's term counts (title included once: what
+    feedback reads as its language), tokenized ``BUILD_CHUNK`` articles at a time.
+
+    The article index counts the title ``title_weight`` times.
+    """
+    builder = IndexBuilder()
+    numbers, counts, sizes = [], [], []
+    for some in _chunks(articles, "tokenizing articles", progress):
+        counted = [Counter(title_terms[a.id] + tokenize(a.text)) for a in some]
+        builder.add(
+            [
+                title_terms[a.id] * (config.title_weight - 1) + list(terms.elements())
+                for a, terms in zip(some, counted, strict=True)
+            ]
+        )
+        numbers.append(builder.numbers(t for terms in counted for t in terms))
+        counts.append(np.fromiter((n for terms in counted for n in terms.values()), np.int32))
+        sizes.append(np.fromiter(map(len, counted), dtype=np.int64, count=len(counted)))
+    article_index, rows = builder.build(k1=config.k1, b=config.b, variant=config.variant)
+    terms = ArticleTerms(
+        article_index,
+        np.cumsum(_joined(sizes, np.int64)),
+        rows[_joined(numbers, np.int32)],
+        _joined(counts, np.int32),
+    )
+    return article_index, terms
 
 
 def _chunks(items: Sequence[T], label: str, show: bool) -> Iterator[Sequence[T]]:
