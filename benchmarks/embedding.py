@@ -52,8 +52,8 @@ WAYS: dict[str, tuple[int | None, int | None, int | None, bool]] = {
     "2048 chars a call, engine's threads": (None, None, 2048, False),
     "2048 chars a call, 1 thread": (1, None, 2048, False),
     "512 chars a call on worker threads": (None, None, 512, True),
-    "1024 chars a call on worker threads": (None, None, 1024, True),
-    "2048 chars a call on worker threads (the bot)": (None, None, 2048, True),
+    "1024 chars a call on worker threads (the bot)": (None, None, 1024, True),
+    "2048 chars a call on worker threads": (None, None, 2048, True),
     "8192 chars a call on worker threads": (None, None, 8192, True),
 }
 BANDS = ((1, 32), (33, 64), (65, 128), (129, 256), (257, 512), (513, 2048))
@@ -174,20 +174,29 @@ def compare(texts: list[str], repeat: int, ways: Sequence[str]) -> None:
         )
 
 
-def lengths(texts: list[str], per_band: int) -> None:
+def lengths(texts: list[str], per_band: int, repeat: int) -> None:
     model = E5Embedder()
     engine = model._model
     counted = [(engine.token_count(t), t) for t in texts]
-    print("tokens | texts | texts/s | tokens/s")
-    for low, high in BANDS:
-        band = [(n, t) for n, t in counted if low <= n <= high][:per_band]
-        if not band:
-            continue
-        started = time.perf_counter()
-        embed_passages(model, [t for _, t in band], EmbeddingCache())
-        wall = time.perf_counter() - started
-        tokens = sum(n for n, _ in band)
-        print(f"{low}-{high} | {len(band)} | {len(band) / wall:.1f} | {tokens / wall:.0f}")
+    bands = [[(n, t) for n, t in counted if low <= n <= high][:per_band] for low, high in BANDS]
+    times: list[list[tuple[float, float]]] = [[] for _ in BANDS]
+    for _ in range(repeat):
+        for band, timed in zip(bands, times, strict=True):
+            if band:
+                started, cpu = time.perf_counter(), time.process_time()
+                embed_passages(model, [t for _, t in band], EmbeddingCache())
+                timed.append((time.perf_counter() - started, time.process_time() - cpu))
+    print(f"medians of {repeat}; load {os.getloadavg()}")
+    print("tokens | texts | texts/s | tokens/s | CPU s / 1k tokens")
+    for (low, high), band, timed in zip(BANDS, bands, times, strict=True):
+        if band:
+            tokens = sum(n for n, _ in band)
+            wall = statistics.median(w for w, _ in timed)
+            cpu = statistics.median(c for _, c in timed)
+            print(
+                f"{low}-{high} | {len(band)} | {len(band) / wall:.1f} | {tokens / wall:.0f}"
+                f" | {1000 * cpu / tokens:.2f}"
+            )
 
 
 def whole_corpus(data: Path) -> None:
@@ -234,7 +243,7 @@ def main() -> None:
     texts = corpus_texts(args.data)
     chosen = np.random.default_rng(0).permutation(len(texts))
     if args.lengths:
-        lengths([texts[i] for i in chosen], max(1, args.n // len(BANDS)))
+        lengths([texts[i] for i in chosen], max(1, args.n // len(BANDS)), args.repeat)
         return
     names = list(WAYS)
     ways = [names[int(i)] for i in args.ways.split(",")] if args.ways else names
