@@ -5,13 +5,14 @@
     DATA_DIR=/tmp/embed-x .venv/bin/python -m benchmarks.embedding --corpus [--data ...]
 
 The texts are the ones a library of ``--data``'s corpus asks to embed (each passage and each
-sentence after its article's title), ``-n`` of them drawn at random (seed 0). Each way of calling
-the engine (:data:`WAYS`) embeds them in a process of its own, so that its memory is its own, and
-the ways take turns ``--repeat`` times, so that each meets the same load on a shared machine: the
-figures are medians, and the ratio to the first way compared (way 0 is the bot's calls before
-issue 8: 64 texts a call, on the engine's threads; ``--ways 0,6`` compares it with today's). Per
-way: texts and tokens a second (wall clock), CPU seconds per thousand tokens, and the memory the
-model adds: resident after loading it and at the peak, less the resident size before.
+sentence after its article's title), ``-n`` of them drawn at random (seed 0), or the longest ones
+with ``--longest``. Each way of calling the engine (:data:`WAYS`) embeds them in a process of its
+own, so that its memory is its own, and the ways take turns ``--repeat`` times, so that each meets
+the same load on a shared machine: the figures are medians, and the ratio to the first way
+compared (way 0 is the bot's calls before issue 8: 64 texts a call, on the engine's threads;
+``--ways 0,5`` compares it with today's). Per way: texts and tokens a second (wall clock), CPU
+seconds per thousand tokens, and the memory the model adds: resident after loading it and at the
+peak, less the resident size before.
 
 ``--lengths`` times the bot's own calls (:func:`bot.core.semantic.embed_passages`) on texts of
 each length band, in tokens: attention grows with the square of a text's length.
@@ -226,6 +227,9 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "eval" / "squad")
     parser.add_argument("-n", type=int, default=200, help="texts drawn from the corpus's")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument(
+        "--longest", action="store_true", help="the n longest texts (memory's worst case)"
+    )
     parser.add_argument("--lengths", action="store_true", help="texts/s by length band")
     parser.add_argument("--corpus", action="store_true", help="embed the whole corpus once")
     parser.add_argument(
@@ -242,6 +246,8 @@ def main() -> None:
         return
     texts = corpus_texts(args.data)
     chosen = np.random.default_rng(0).permutation(len(texts))
+    if args.longest:
+        chosen = np.argsort([-len(t) for t in texts], kind="stable")
     if args.lengths:
         lengths([texts[i] for i in chosen], max(1, args.n // len(BANDS)), args.repeat)
         return
