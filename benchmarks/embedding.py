@@ -5,13 +5,14 @@
     DATA_DIR=/tmp/embed-x .venv/bin/python -m benchmarks.embedding --corpus [--data ...]
 
 The texts are the ones a library of ``--data``'s corpus asks to embed (each passage and each
-sentence after its article's title), ``-n`` of them drawn at random (seed 0). Each way of calling
-the engine (:data:`WAYS`) embeds them in a process of its own, so that its memory is its own, and
-the ways take turns ``--repeat`` times, so that each meets the same load on a shared machine: the
-figures are medians, and the ratio to the first way compared (way 0 is the bot's calls before
-issue 8: 64 texts a call, on the engine's threads; ``--ways 0,6`` compares it with today's). Per
-way: texts and tokens a second (wall clock), CPU seconds per thousand tokens, and the memory the
-model adds: resident after loading it and at the peak, less the resident size before.
+sentence after its article's title), ``-n`` of them drawn at random (seed 0), or the longest ones
+with ``--longest``. Each way of calling the engine (:data:`WAYS`) embeds them in a process of its
+own, so that its memory is its own, and the ways take turns ``--repeat`` times, so that each meets
+the same load on a shared machine: the figures are medians, and the ratio to the first way
+compared (way 0 is the bot's calls before issue 8: 64 texts a call, on the engine's threads;
+``--ways 0,5`` compares it with today's). Per way: texts and tokens a second (wall clock), CPU
+seconds per thousand tokens, and the memory the model adds: resident after loading it and at the
+peak, less the resident size before.
 
 ``--lengths`` times the bot's own calls (:func:`bot.core.semantic.embed_passages`) on texts of
 each length band, in tokens: attention grows with the square of a text's length.
@@ -52,8 +53,8 @@ WAYS: dict[str, tuple[int | None, int | None, int | None, bool]] = {
     "2048 chars a call, engine's threads": (None, None, 2048, False),
     "2048 chars a call, 1 thread": (1, None, 2048, False),
     "512 chars a call on worker threads": (None, None, 512, True),
-    "1024 chars a call on worker threads": (None, None, 1024, True),
-    "2048 chars a call on worker threads (the bot)": (None, None, 2048, True),
+    "1024 chars a call on worker threads (the bot)": (None, None, 1024, True),
+    "2048 chars a call on worker threads": (None, None, 2048, True),
     "8192 chars a call on worker threads": (None, None, 8192, True),
 }
 BANDS = ((1, 32), (33, 64), (65, 128), (129, 256), (257, 512), (513, 2048))
@@ -177,20 +178,29 @@ def compare(texts: list[str], repeat: int, ways: Sequence[str]) -> None:
         )
 
 
-def lengths(texts: list[str], per_band: int) -> None:
+def lengths(texts: list[str], per_band: int, repeat: int) -> None:
     model = E5Embedder()
     engine = model._model
     counted = [(engine.token_count(t), t) for t in texts]
-    print("tokens | texts | texts/s | tokens/s")
-    for low, high in BANDS:
-        band = [(n, t) for n, t in counted if low <= n <= high][:per_band]
-        if not band:
-            continue
-        started = time.perf_counter()
-        embed_passages(model, [t for _, t in band], EmbeddingCache())
-        wall = time.perf_counter() - started
-        tokens = sum(n for n, _ in band)
-        print(f"{low}-{high} | {len(band)} | {len(band) / wall:.1f} | {tokens / wall:.0f}")
+    bands = [[(n, t) for n, t in counted if low <= n <= high][:per_band] for low, high in BANDS]
+    times: list[list[tuple[float, float]]] = [[] for _ in BANDS]
+    for _ in range(repeat):
+        for band, timed in zip(bands, times, strict=True):
+            if band:
+                started, cpu = time.perf_counter(), time.process_time()
+                embed_passages(model, [t for _, t in band], EmbeddingCache())
+                timed.append((time.perf_counter() - started, time.process_time() - cpu))
+    print(f"medians of {repeat}; load {os.getloadavg()}")
+    print("tokens | texts | texts/s | tokens/s | CPU s / 1k tokens")
+    for (low, high), band, timed in zip(BANDS, bands, times, strict=True):
+        if band:
+            tokens = sum(n for n, _ in band)
+            wall = statistics.median(w for w, _ in timed)
+            cpu = statistics.median(c for _, c in timed)
+            print(
+                f"{low}-{high} | {len(band)} | {len(band) / wall:.1f} | {tokens / wall:.0f}"
+                f" | {1000 * cpu / tokens:.2f}"
+            )
 
 
 def whole_corpus(data: Path) -> None:
@@ -220,6 +230,9 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "eval" / "squad")
     parser.add_argument("-n", type=int, default=200, help="texts drawn from the corpus's")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument(
+        "--longest", action="store_true", help="the n longest texts (memory's worst case)"
+    )
     parser.add_argument("--lengths", action="store_true", help="texts/s by length band")
     parser.add_argument("--corpus", action="store_true", help="embed the whole corpus once")
     parser.add_argument(
@@ -236,8 +249,10 @@ def main() -> None:
         return
     texts = corpus_texts(args.data)
     chosen = np.random.default_rng(0).permutation(len(texts))
+    if args.longest:
+        chosen = np.argsort([-len(t) for t in texts], kind="stable")
     if args.lengths:
-        lengths([texts[i] for i in chosen], max(1, args.n // len(BANDS)))
+        lengths([texts[i] for i in chosen], max(1, args.n // len(BANDS)), args.repeat)
         return
     names = list(WAYS)
     ways = [names[int(i)] for i in args.ways.split(",")] if args.ways else names

@@ -67,13 +67,13 @@ E5_MIN_STANDOUT = 0.13  # see E5Embedder.min_standout
 # Characters of text per call of the engine when many texts are embedded. The engine runs a call's
 # texts as one matrix of all their tokens, layer by layer: a few hundred tokens share each
 # layer's weights, while past a few thousand the activations leave the core's cache, and the call
-# holds all of them at once (64 of CMRC's passages, 20,000 tokens, took 336 MB). 2,048 characters
-# are about 500 English tokens or 1,600 Chinese ones, never more than 2,048 (see docs/quality.md,
-# "The cost").
-CALL_CHARS = 2048
-# Characters embedded between two moves of the progress bar: 16 calls or more, so that the
+# holds all of them at once (64 of CMRC's passages, 20,000 tokens, took 336 MB). 1,024 characters
+# are about 250 English tokens or 800 Chinese ones; calls of 512 were as fast, of 2,048 a fifth
+# slower (docs/quality.md, "The cost").
+CALL_CHARS = 1024
+# Characters embedded between two moves of the progress bar: 32 calls or more, so that the
 # worker threads (E5Embedder) are seldom left waiting for the last call of a batch.
-BATCH_CHARS = 16 * CALL_CHARS
+BATCH_CHARS = 32 * CALL_CHARS
 # A first embedding of at least this many texts shows a progress bar: below it, it takes seconds.
 PROGRESS_FROM = 256
 # A long first embedding is saved every this many texts, so an interrupted one resumes.
