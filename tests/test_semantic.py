@@ -422,3 +422,18 @@ def test_semantic_is_on_by_default_and_checked() -> None:
     assert Settings.load({}).semantic is True
     with pytest.raises(ConfigError, match="SEMANTIC must be on or off"):
         Settings.load({"SEMANTIC": "maybe"})
+
+
+@pytest.mark.parametrize("period", ["H1", "Q2"])
+def test_a_half_year_or_a_quarter_is_not_an_unknown_name(period: str) -> None:
+    # Capitalised, and in no announcement, like a name; but it names a period, and the article
+    # says which ("the six months to June").
+    results = Article(
+        "results-1",
+        "Marrow Motors results for the first half",
+        "Marrow Motors delivered 41,200 cars in the six months to June.",
+        dt.date(2026, 7, 30),
+    )
+    library = Library([results, *ELSEWHERE], embedder=BagOfWords(), cache=EmbeddingCache())
+    reply = render_plain(answer(library, f"how many cars did marrow motors deliver in {period}"))
+    assert "Marrow Motors delivered 41,200 cars" in reply
