@@ -49,7 +49,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from itertools import pairwise
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
@@ -107,6 +107,15 @@ T = TypeVar("T")
 
 
 Similarity = Callable[[str, Sequence[str]], list[float]]
+
+
+@runtime_checkable
+class HasIds(Protocol):
+    """Articles that list their ids without making each article (a saved library's)."""
+
+    def ids(self) -> Iterator[str]:
+        """Each article's id, in order."""
+        ...
 
 
 def titled(title: str, text: str) -> str:
@@ -440,7 +449,9 @@ class Library:
         """Each article's place in ``articles``, by id, made on first use: a dict of every article
         costs tens of milliseconds at 100k articles (see :func:`bot.core.live.prepared`).
         """
-        return {a.id: i for i, a in enumerate(self.articles)}
+        articles = self.articles
+        ids = articles.ids() if isinstance(articles, HasIds) else (a.id for a in articles)
+        return {identifier: i for i, identifier in enumerate(ids)}
 
     def replace(self, added: Sequence[Article] = (), removed: Iterable[str] = ()) -> Library:
         """Return a library with ``added`` articles put in (replacing same ids) and ids removed.

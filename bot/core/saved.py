@@ -55,7 +55,7 @@ import json
 import mmap
 import os
 import zlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -342,6 +342,15 @@ class SavedArticles(ItemSequence[Article]):
         if made is None:
             made = self._made[row] = self._read(row)
         return made
+
+    def ids(self) -> Iterator[str]:
+        """Each article's id, in order, read from its fields alone: no text is decoded and no
+        article made (at 959k passages, making every article took 7.5 s and 1.1 GB)."""
+        for row, made in enumerate(self._made):
+            if made is not None:
+                yield made.id
+            else:
+                yield json.loads(_span(self._fields, self._field_ends, row))[0]
 
     def _read(self, row: int) -> Article:
         identifier, title, date, url, lang, tags = json.loads(
