@@ -1,7 +1,7 @@
 import json
 import math
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import bm25s
@@ -386,6 +386,29 @@ def test_an_index_built_a_chunk_at_a_time_equals_one_built_at_once(seed: int) ->
     assert_same_index(index, BM25Index.build(docs, k1=1.1, b=0.6))
     seen = list(dict.fromkeys(t for doc in docs for t in doc))
     assert [index.vocabulary[t] for t in seen] == rows.tolist()
+
+
+def test_an_index_of_every_passage_is_built_a_chunk_at_a_time(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Handed every passage at once, the builder sorted the whole corpus's (term, passage) keys
+    # together: 1M passages peaked 1.4 GB above bm25s's build.
+    docs = random_corpus(random.Random(1))
+    assert len(docs) > 2 * 4  # several chunks of 4
+    whole = BM25Index.build(docs)
+    added: list[int] = []
+    add = IndexBuilder.add
+
+    def counted(builder: IndexBuilder, chunk: Sequence[Sequence[str]]) -> None:
+        added.append(len(chunk))
+        add(builder, chunk)
+
+    monkeypatch.setattr(IndexBuilder, "add", counted)
+    monkeypatch.setattr(index_module, "BUILD_PASSAGES", 4)
+    chunked = BM25Index.build(docs)
+    assert max(added) <= 4
+    assert sum(added) == len(docs)
+    assert_same_index(chunked, whole)
 
 
 @pytest.mark.parametrize("variant", ["lucene", "okapi"])

@@ -130,6 +130,10 @@ SEED_SHARE = 0.25
 CANDIDATE_SHARE = 0.1
 # Postings whose contributions are computed at a time (see _finish): 8 MB per temporary array.
 WEIGHT_BLOCK = 1 << 20
+# Passages BM25Index.build numbers at a time (IndexBuilder), so that each chunk's (term, passage)
+# keys are sorted apart: the whole corpus's keys, sorted at once, took 1M Zipf passages of 60
+# words to a peak of 4,393 MB against bm25s's 3,030 in the same run (`announcements-bot bench`).
+BUILD_PASSAGES = 1 << 16
 # Terms a vocabulary dict is made of at a time (see _vocabulary): a few milliseconds' work.
 VOCABULARY_STEP = 8192
 # Relative slack on the pruning floor, so that rounding in a sum of bounds never drops a passage.
@@ -255,7 +259,8 @@ class BM25Index:
     ) -> BM25Index:
         """Index ``docs`` (each a list of terms); positions in ``docs`` are the passage ids."""
         builder = IndexBuilder()
-        builder.add(docs)
+        for start in range(0, len(docs), BUILD_PASSAGES):
+            builder.add(docs[start : start + BUILD_PASSAGES])
         index, _ = builder.build(k1=k1, b=b, variant=variant, epsilon=epsilon)
         return index
 
