@@ -132,7 +132,7 @@ CANDIDATE_SHARE = 0.1
 WEIGHT_BLOCK = 1 << 20
 # Passages BM25Index.build numbers at a time (IndexBuilder), so that each chunk's (term, passage)
 # keys are sorted apart: the whole corpus's keys, sorted at once, took 1M Zipf passages of 60
-# words to a peak of 4,393 MB against bm25s's 3,030 in the same run (`announcements-bot bench`).
+# words to a peak of 4,393 MB against bm25s's 3,024 in the same run (`announcements-bot bench`).
 BUILD_PASSAGES = 1 << 16
 # Terms a vocabulary dict is made of at a time (see _vocabulary): a few milliseconds' work.
 VOCABULARY_STEP = 8192
