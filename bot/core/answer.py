@@ -678,7 +678,8 @@ def _quotes(
         for i, (start, end) in enumerate(spans)
         if not is_heading(passage, start, end) and passage[end - 1] not in ":："
     ]
-    quotes = list(windows)
+    # A dict, in order: two single sentences are each the other's sentence from elsewhere.
+    quotes = dict.fromkeys(windows)
     for window in windows:
         if len(window) == MAX_SENTENCES:
             continue
@@ -687,8 +688,8 @@ def _quotes(
             if window[0] - 1 <= other <= window[-1] + 1:
                 continue
             if used + spans[other][1] - spans[other][0] <= max_chars:
-                quotes.append(tuple(sorted((*window, other))))
-    return quotes
+                quotes[tuple(sorted((*window, other)))] = None
+    return list(quotes)
 
 
 def _pieces(quoted: tuple[int, ...]) -> list[tuple[int, int]]:
