@@ -6,12 +6,14 @@ import dataclasses
 import json
 import logging
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 import pytest
 
 from bot.__main__ import main
 from bot.config import Settings
+from bot.core import analysis, corpus, index, library, semantic
 from bot.core.analysis import tokenize
 from bot.core.corpus import Article, load_corpus
 from bot.core.forms import answer_form
@@ -20,6 +22,7 @@ from bot.core.saved import (
     SavedArticles,
     SavedKey,
     SavedLibraryError,
+    code_digest,
     load_library_parts,
     save_library,
 )
@@ -332,3 +335,16 @@ def test_serve_builds_the_library_once(settings: Settings) -> None:
     application = build_application(settings, with_post, request=RecordingRequest())
     assert application.bot_data[LIBRARY] is with_post
     application.bot_data[STORE].store.close()
+
+
+@pytest.mark.parametrize("module", [analysis, corpus, index, library, semantic])
+def test_a_change_to_the_code_that_makes_the_parts_makes_a_saved_library_stale(
+    module: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Passage vectors are sentences' centroids (bot.core.semantic): its code makes parts too."""
+    before = code_digest()
+    assert module.__file__ is not None
+    changed = tmp_path / "changed.py"
+    changed.write_bytes(Path(module.__file__).read_bytes() + b"\n# changed\n")
+    monkeypatch.setattr(module, "__file__", str(changed))
+    assert code_digest() != before

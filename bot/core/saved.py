@@ -64,7 +64,7 @@ from typing import Any, TypeVar
 import numpy as np
 import numpy.typing as npt
 
-from bot.core import analysis, corpus, index, library
+from bot.core import analysis, corpus, index, library, semantic
 from bot.core.corpus import Article, Passage
 from bot.core.index import (
     BM25Index,
@@ -105,8 +105,9 @@ HASHING_THREADS = 4
 # Bytes checked at a time: large enough that the GIL is let go for long, small enough that the
 # mapped pages of one call are few.
 CHECK_BLOCK = 1 << 22
-# The modules whose code decides what the parts are: a change to one makes the saved parts stale.
-_DERIVING = (analysis, corpus, index, library)
+# The modules whose code decides what the parts are: a change to one makes the saved parts stale
+# (semantic's: a passage's vector is its sentences' centroid).
+_DERIVING = (analysis, corpus, index, library, semantic)
 # Surrogates that a JSON corpus may hold (a lone "\ud800") survive the trip through UTF-8.
 _TEXT_ERRORS = "surrogatepass"
 # Articles whose bytes are written to a blob at a time (see _write_blob).

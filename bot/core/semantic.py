@@ -392,6 +392,28 @@ class Progress:
             log.info("%s: %d of %d", self.label, self.done, self.total)
 
 
+def centroids(vectors: Vectors, first: npt.NDArray[np.int64]) -> Vectors:
+    """The unit-length mean of each run of ``vectors``: run ``i`` is rows ``first[i]`` up to
+    ``first[i + 1]`` (an empty run's is zeros, close to nothing).
+
+    A passage's vector is its sentences' mean (each sentence embedded after the article's title)
+    rather than the passage embedded whole. Embedding both doubled a first build's time: SQuAD's
+    3,835 passages took 500 s of the 936, its 10,284 sentences 440. The mean loses no answer on
+    the announcements set (all shown 0.830 either way) and little elsewhere (SQuAD's 3,000
+    sampled questions 0.8427 -> 0.8360, CMRC's 0.9640 -> 0.9627), since the ranking already
+    weighs a passage's closest sentence beside it; a mean weighted by sentence length did worse
+    (0.825, 0.8353), and the closest sentence alone as well (0.825, 0.8380).
+    """
+    sums = np.zeros((len(first) - 1, vectors.shape[1]), dtype=np.float32)
+    filled = np.flatnonzero(np.diff(first) > 0)
+    if filled.size:
+        # Empty runs between two filled ones hold no rows, so each sum ends where the next starts.
+        sums[filled] = np.add.reduceat(vectors, first[filled], axis=0)
+    norms = np.linalg.norm(sums, axis=1, keepdims=True)
+    result: Vectors = np.divide(sums, norms, out=np.zeros_like(sums), where=norms > 0)
+    return result
+
+
 def embed_passages(
     embedder: Embedder,
     texts: Sequence[str],
