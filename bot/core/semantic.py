@@ -399,10 +399,11 @@ def centroids(vectors: Vectors, first: npt.NDArray[np.int64]) -> Vectors:
     A passage's vector is its sentences' mean (each sentence embedded after the article's title)
     rather than the passage embedded whole. Embedding both doubled a first build's time: SQuAD's
     3,835 passages took 500 s of the 936, its 10,284 sentences 440. The mean loses no answer on
-    the announcements set (all shown 0.830 either way) and little elsewhere (SQuAD's 3,000
+    the announcements set (all shown 0.830 either way) and little on questions (SQuAD's 3,000
     sampled questions 0.8427 -> 0.8360, CMRC's 0.9640 -> 0.9627), since the ranking already
     weighs a passage's closest sentence beside it; a mean weighted by sentence length did worse
-    (0.825, 0.8353), and the closest sentence alone as well (0.825, 0.8380).
+    (0.825, 0.8353), and the closest sentence alone as well (0.825, 0.8380). Long topical queries
+    lose most: Cranfield's nDCG@10 0.4052 -> 0.3927 (docs/quality.md, "The cost").
     """
     sums = np.zeros((len(first) - 1, vectors.shape[1]), dtype=np.float32)
     filled = np.flatnonzero(np.diff(first) > 0)
