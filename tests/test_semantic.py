@@ -421,6 +421,36 @@ def test_the_semantic_stage_finds_what_bm25_cannot() -> None:
     assert semantic.search(question)[0].article.id == "pool"
 
 
+class Meanings(BagOfWords):
+    """Puts every question at one point, and each text at the point of the name it holds."""
+
+    def __init__(self, points: dict[str, tuple[float, float, float]]) -> None:
+        super().__init__()
+        self.points = points
+
+    def _encode(self, texts: Sequence[str]) -> Vectors:
+        vectors = np.zeros((len(texts), BagOfWords.dim), dtype=np.float32)
+        for row, text in enumerate(texts):
+            point = next((p for name, p in self.points.items() if name in text), (1, 0, 0))
+            vectors[row, :3] = point
+        return vectors
+
+
+def test_a_long_question_weighs_its_words_as_much_as_its_meaning() -> None:
+    """Short questions are paraphrases, ranked by meaning first; a long one's many words, each
+    matched, say as much (Cranfield's descriptions of a topic)."""
+    words = "ferry timetable winter harbour pier tickets refund weekend schedule"
+    articles = [
+        Article("words", "Xylo news", f"The {words} are all here."),
+        Article("meaning", "Yarrow news", "Something else entirely is said."),
+        Article("neither", "Zinc news", "Nothing of the kind is said."),
+    ]
+    points = {"Xylo": (0.5, 0.866, 0.0), "Yarrow": (1.0, 0.0, 0.0), "Zinc": (0.0, 0.0, 1.0)}
+    library = Library(articles, embedder=Meanings(points))
+    assert library.search("ferry timetable winter")[0].article.id == "meaning"
+    assert library.search(words)[0].article.id == "words"
+
+
 def test_a_question_is_embedded_once_for_ranking_and_answering() -> None:
     embedder = BagOfWords()
     library = Library([FESTIVAL, FESTIVAL_MOVED], embedder=embedder)

@@ -403,7 +403,8 @@ def centroids(vectors: Vectors, first: npt.NDArray[np.int64]) -> Vectors:
     sampled questions 0.8427 -> 0.8360, CMRC's 0.9640 -> 0.9627), since the ranking already
     weighs a passage's closest sentence beside it; a mean weighted by sentence length did worse
     (0.825, 0.8353), and the closest sentence alone as well (0.825, 0.8380). Long topical queries
-    lose most: Cranfield's nDCG@10 0.4052 -> 0.3927 (docs/quality.md, "The cost").
+    lose most: Cranfield's nDCG@10 0.4052 -> 0.3927, 0.4105 once a long question's words weigh
+    more in the fusion (``LONG_LEXICAL_SHARE`` in :mod:`bot.core.library`; docs/quality.md).
     """
     sums = np.zeros((len(first) - 1, vectors.shape[1]), dtype=np.float32)
     filled = np.flatnonzero(np.diff(first) > 0)
