@@ -16,8 +16,8 @@ the three off-topic pairs, where SQuAD's and CMRC's answers are lost on the way 
 (:func:`bot.evaluate.answer_reach`), and the baseline of the issue "Answer quality": bm25s with
 k1=1.2, b=0.75 over lowercased words with Snowball stemming and English stopwords (CJK text as
 character bigrams), scored with the same metric code. These run lexical (SEMANTIC=off) unless
-``--semantic-public``: embedding their corpora once takes about an hour (estimated) on a quiet
-2-core machine (SQuAD's alone 16 minutes; see docs/quality.md). Prints the tables and writes
+``--semantic-public``: embedding their corpora once takes about half an hour (estimated) on a
+quiet 2-core machine (SQuAD's alone 8 minutes; see docs/quality.md). Prints the tables and writes
 ``OUT/quality.json`` and ``OUT/quality.png``.
 """
 
