@@ -1,4 +1,4 @@
-"""The semantic stage: dense embeddings of passages, sentences and questions.
+"""The semantic stage: dense embeddings of sentences and questions (a passage's is its sentences').
 
 People ask in their own words ("how much is Xiaomi throwing at AI?") and the article says it in its
 own ("will spend 60 billion yuan"): no term is shared, and BM25 sees nothing. A sentence-embedding
