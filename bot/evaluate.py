@@ -31,10 +31,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from bot.core.analysis import is_cjk
 from bot.core.answer import Status, answer, quotable, render_plain, windows
 from bot.core.corpus import Article, load_corpus
 from bot.core.library import Library
+from bot.core.semantic import Embedder, Vectors
 
 CUTOFFS_RECALL = (1, 5, 10, 100)
 RANKING_DEPTH = max(CUTOFFS_RECALL)  # one retrieval deep enough for every metric
@@ -370,6 +373,30 @@ def answer_reach(library: Library, eval_set: EvalSet) -> Reach:
         return count / asked if asked else 0.0
 
     return Reach(asked, share(right), share(in_text), share(in_window), share(shown))
+
+
+class RememberedQuestions:
+    """An embedder that remembers every question's vector: an evaluation asks the same questions
+    of several libraries (``scripts/quality.py`` asks SQuAD's of three, 30 ms each time), while a
+    library remembers only its last few (``QUERY_MEMORY``). Passages are the model's to embed."""
+
+    def __init__(self, model: Embedder) -> None:
+        self.model = model
+        self.name, self.dim = model.name, model.dim
+        self.background, self.min_standout = model.background, model.min_standout
+        self._vectors: dict[str, Vectors] = {}
+
+    def queries(self, texts: Sequence[str]) -> Vectors:
+        new = list(dict.fromkeys(t for t in texts if t not in self._vectors))
+        if new:
+            self._vectors.update(zip(new, self.model.queries(new), strict=True))
+        return np.stack([self._vectors[t] for t in texts])
+
+    def passages(self, texts: Sequence[str]) -> Vectors:
+        return self.model.passages(texts)
+
+    def min_cosine(self, *, cjk: bool) -> float:
+        return self.model.min_cosine(cjk=cjk)
 
 
 def run_eval(

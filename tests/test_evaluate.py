@@ -8,6 +8,7 @@ import math
 from functools import cache
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from bot.core.corpus import Article, load_corpus
@@ -16,6 +17,7 @@ from bot.evaluate import (
     EvalSet,
     Query,
     Reach,
+    RememberedQuestions,
     Report,
     answer_reach,
     evaluate,
@@ -27,6 +29,7 @@ from bot.evaluate import (
     recall_at_k,
     run_eval,
 )
+from tests.auxil.embedders import BagOfWords
 from tests.conftest import SHARED_EVAL
 
 LIMIT = 200
@@ -276,3 +279,18 @@ def test_offtopic_questions_are_mostly_declined(corpus: str, questions: str) -> 
     asked = [q.text for q in load_eval_set(shared(questions)).queries[:LIMIT]]
     declined = evaluate_offtopic(shared_library(corpus), asked)
     assert 0.85 < declined <= 1
+
+
+def test_a_question_asked_of_two_libraries_is_embedded_once() -> None:
+    """quality.py asks SQuAD's questions of three libraries: each embedding took 30 ms."""
+    model = BagOfWords()
+    remembered = RememberedQuestions(model)
+    articles = [Article("pool", "Pool news", "The swimming pool reopens on 4 May.")]
+    for _ in range(2):
+        library = Library(articles, embedder=remembered)
+        assert library.search("when does the pool reopen")
+    assert model.asked == ["when does the pool reopen"]
+    assert np.array_equal(
+        remembered.queries(["when does the pool reopen"]),
+        BagOfWords().queries(["when does the pool reopen"]),
+    )
