@@ -173,6 +173,17 @@ class Query:
     mass: Mapping[str, float] | None
     lent: Mapping[str, float] = field(default_factory=dict)
 
+    @property
+    def latin_terms(self) -> int:
+        """Its distinct terms in Latin script: CJK bigrams don't count a question's words."""
+        return sum(not is_cjk(t) for t in self.terms)
+
+    @property
+    def long(self) -> bool:
+        """Whether it describes its topic in many words (``FEEDBACK_MIN_TERMS``): feedback lends
+        it terms, and in the fusion its words weigh as much as its meaning."""
+        return self.latin_terms >= FEEDBACK_MIN_TERMS
+
 
 @dataclass(frozen=True, slots=True)
 class Scored:
@@ -622,8 +633,7 @@ class Library:
             top = float(lexical.max())
             lexical_part = lexical / top if top > 0 else 0.0
             semantic_part = (_min_max(passage[candidates]) + _min_max(sentence[candidates])) / 2
-            distinct = len({t for t in query_terms if not is_cjk(t)})
-            share = LONG_LEXICAL_SHARE if distinct >= FEEDBACK_MIN_TERMS else LEXICAL_SHARE
+            share = LONG_LEXICAL_SHARE if query.long else LEXICAL_SHARE
             # A small floor keeps every candidate above the passages that are none.
             fused = 1e-6 + share * lexical_part + (1 - share) * semantic_part
         return Evidence(
@@ -644,10 +654,8 @@ class Library:
         (:mod:`bot.core.pruning`); without ``prune``, or in a small library, of every passage."""
         query = self._query(query_terms)
         formed = form is not None and query.mass is not None
-        distinct = [t for t in query.terms if not is_cjk(t)]
-        feedback = len(distinct) >= FEEDBACK_MIN_TERMS
         # Feedback reads the best articles, the form's bonus the best passages.
-        depth = max(articles, passages, FEEDBACK_ARTICLES * feedback, FORM_DEPTH * formed)
+        depth = max(articles, passages, FEEDBACK_ARTICLES * query.long, FORM_DEPTH * formed)
         # The best sentences are read when a sentence's evidence counts.
         sentences = query.mass is not None and bool(self.sentence_weight or self.sentence_coverage)
         rows = candidates(self, query.terms, sentences=sentences, depth=depth) if prune else None
@@ -655,13 +663,13 @@ class Library:
             scored = Scored(np.arange(len(self.passages)), self._lexical_scores(query))
         else:
             scored = Scored(rows, self._lexical_scores(query, rows))
-        if feedback:
+        if query.long:
             best = self.best_per_article(scored.values, FEEDBACK_ARTICLES, scored.rows)
             lent = self._feedback_terms(best, set(query.terms))
             # Weighed so that all lent terms together count FEEDBACK_WEIGHT of the query's terms.
             total = sum(lent.values())
             if total > 0:
-                scale = FEEDBACK_WEIGHT * len(distinct) / total
+                scale = FEEDBACK_WEIGHT * query.latin_terms / total
                 query = replace(query, lent={t: w * scale for t, w in lent.items()})
                 # The lent terms reorder the articles the question found: the same candidates.
                 scored = Scored(scored.rows, scored.values + self._term_scores(query.lent, rows))
