@@ -451,6 +451,38 @@ def test_a_long_question_weighs_its_words_as_much_as_its_meaning() -> None:
     assert library.search(words)[0].article.id == "words"
 
 
+FAIR = Article(
+    "fair-1",
+    "Spring fair",
+    "Gates open at 9:00 on both days.\n\nThe fair is run by volunteers from the rowing club.",
+    dt.date(2026, 3, 1),
+)
+FAIR_LATER = Article(
+    "fair-2",
+    "Spring fair",
+    "Gates open at 10:00 on both days.\n\nParking is free.",
+    dt.date(2026, 4, 1),
+)
+# The model puts the opening time closest to every question, the volunteers a little farther.
+FAIR_MEANINGS = {"Gates": (0.99, 0.14, 0.0), "volunteers": (0.9, 0.43, 0.0), "Parking": (0, 0, 1)}
+
+
+def test_a_changed_fact_the_question_does_not_ask_about_is_no_update() -> None:
+    library = Library([FAIR, FAIR_LATER], embedder=Meanings(FAIR_MEANINGS))
+    result = answer(library, "who runs the spring fair")
+    assert result.replaced is None
+    reply = render_plain(result)
+    assert "run by volunteers from the rowing club" in reply
+    assert "Updated" not in reply
+
+
+def test_a_changed_fact_the_question_asks_about_is_an_update() -> None:
+    library = Library([FAIR, FAIR_LATER], embedder=Meanings(FAIR_MEANINGS))
+    reply = render_plain(answer(library, "what time do the gates open"))
+    assert reply.startswith("Gates open at 10:00 on both days.")
+    assert "Updated 2026-04-01; the announcement of 2026-03-01 said: “Gates open at 9:00" in reply
+
+
 def test_a_question_is_embedded_once_for_ranking_and_answering() -> None:
     embedder = BagOfWords()
     library = Library([FESTIVAL, FESTIVAL_MOVED], embedder=embedder)

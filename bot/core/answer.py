@@ -231,7 +231,8 @@ def answer(
             return Answer(question, Status.NOT_COVERED, coverage=judged[0][1])
         # The best answers; "More" pages through the others that rank nearly as well.
         covering = [(h, c) for h, c in judged if h.score >= MORE_SCORE_SHARE * hits[0].score]
-        covering, replaced = newest_first(library, evidence, covering, hits)
+        asked = Asked(frozenset(context_terms + query_terms), form)
+        covering, replaced = newest_first(library, evidence, covering, hits, asked)
     page = min(max(page, 0), len(covering) - 1)
     hit, share = covering[page]
     if page:
@@ -261,6 +262,7 @@ def newest_first(
     evidence: Evidence,
     covering: list[tuple[Hit, float]],
     candidates: Sequence[Hit],
+    asked: Asked,
 ) -> tuple[list[tuple[Hit, float]], Replaced | None]:
     """Put a later announcement that changed the best one's answer first, and name the earlier.
 
@@ -273,6 +275,12 @@ def newest_first(
     is quoted and the best one named with what it said; if the best is the later one, it stays
     first and the earlier one is named. What only the earlier one says keeps
     its place: no later sentence restates it.
+
+    The closest sentence is the answer only if it is about what was ``asked``: it has one of
+    the question's terms or the form of its answer. The model tells an announcement's sentences
+    apart by hundredths, and "who is the board secretary" can be closest to a changed profit
+    forecast; a later forecast then is no update of the answer, and naming it would send the
+    reader to the wrong announcement with a line that has nothing to do with the question.
     """
     if evidence.sentences is None:
         return covering, None
@@ -280,6 +288,8 @@ def newest_first(
     sentences = library.article_sentences(best.row)
     said = int(sentences[np.argmax(evidence.sentences[sentences])])
     close = float(evidence.sentences[said])
+    if not asked.about(library.sentence_text(said)):
+        return covering, None
     for hit in candidates[1:UPDATE_DEPTH]:
         rows = library.article_sentences(hit.row)
         cosines = library.sentence_cosines(said, rows)
@@ -297,6 +307,20 @@ def newest_first(
         if _later(best.article, hit.article):
             return covering, Replaced(hit.article, library.sentence_text(other))
     return covering, None
+
+
+@dataclass(frozen=True, slots=True)
+class Asked:
+    """What a question asks: its terms (with a follow-up's context) and its answer's form."""
+
+    terms: frozenset[str]
+    form: Form | None
+
+    def about(self, sentence: str) -> bool:
+        """Whether ``sentence`` says something of it: one of its terms, or an answer's form."""
+        if self.terms & _term_set(sentence):
+            return True
+        return self.form is not None and self.form.shown_in(sentence)
 
 
 def _later(article: Article, than: Article) -> bool:
