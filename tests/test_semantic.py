@@ -212,6 +212,37 @@ def test_a_question_lacking_little_need_not_stand_out() -> None:
     assert "Bookings open on 4 May." in render_plain(result)
 
 
+LANES = Article(
+    "pool-3",
+    "Pool adds lanes",
+    "Three new lanes open on the fifth of May, and the second pool reopens on the twenty-first of"
+    " June.",
+    None,
+)
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Are 3 new lanes opening?",
+        "Do the lanes open on 5 May?",
+        "When does pool 2 reopen?",
+        "Does the pool reopen on 21 June?",
+    ],
+)
+def test_a_number_the_article_writes_in_words_is_not_missing(question: str) -> None:
+    library = Library([LANES], embedder=BagOfWords(), cache=EmbeddingCache())
+    assert answer(library, question).status is Status.ANSWERED
+
+
+@pytest.mark.parametrize(
+    "question", ["Are 4 new lanes opening?", "When does pool 6 reopen?", "Is it open on 22 June?"]
+)
+def test_a_number_the_article_has_in_no_form_is_missing(question: str) -> None:
+    library = Library([LANES], embedder=BagOfWords(), cache=EmbeddingCache())
+    assert answer(library, question).status is Status.NOT_COVERED
+
+
 def test_a_chinese_questions_bigrams_are_not_taken_for_what_the_article_lacks() -> None:
     # The question isn't split into words: "园的", "价是", "是多", "少钱" straddle its words, and
     # other announcements happen to have them. That says nothing of what the question names.
