@@ -350,3 +350,27 @@ def test_with_meaning_the_two_closest_sentences_are_quoted_though_apart() -> Non
     # Without meaning to go by, a quote stays one run of consecutive sentences.
     runs = pick_sentences(text, {"loud": 1.0, "solac": 1.0}, 600, "Solace")
     assert " … " not in "".join(r.text for r in runs)
+
+
+def test_a_paragraph_quoting_someone_can_be_the_answer() -> None:
+    # Its sentence closes inside the quotation marks: it is no heading, which is never quoted.
+    text = (
+        "The pool reopens on Monday.\n\n“Our lifeguard team is led by Ana Ruiz.”\n\n"
+        "Tickets cost 3 euros."
+    )
+    ferry = Article("ferry", "Ferry timetable", "The ferry leaves at noon. Tickets cost 5 euros.")
+    library = Library([Article("pool", "Pool reopens", text), ferry])
+    reply = render_plain(answer(library, "Who is the pool lifeguard team led by?"))
+    assert reply.startswith("“Our lifeguard team is led by Ana Ruiz.”")
+
+
+def test_the_label_of_a_list_is_never_quoted() -> None:
+    text = (
+        "The pool reopens on Monday after repairs to the roof.\n\n"
+        "Key facts\n- Reopens: Monday\n- Price of a swim: 3 euros"
+    )
+    ferry = Article("ferry", "Ferry timetable", "The ferry leaves at noon. Tickets cost 5 euros.")
+    library = Library([Article("pool", "Pool reopens", text), ferry])
+    reply = render_plain(answer(library, "What does a swim cost at the pool?"))
+    assert "- Price of a swim: 3 euros" in reply
+    assert "Key facts" not in reply

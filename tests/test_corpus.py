@@ -8,6 +8,7 @@ import pytest
 from bot.core import corpus as corpus_module
 from bot.core.corpus import (
     Article,
+    is_heading,
     load_corpus,
     parse_html,
     parse_jsonl,
@@ -142,6 +143,37 @@ def test_a_heading_goes_with_the_text_it_introduces() -> None:
     article = _article("Intro sentence. " * 12 + "\n\nPrices\n\nThe ticket costs 2 euros.")
     passages = split_passages(article, target_chars=200)
     assert passages[-1].text == "Prices\n\nThe ticket costs 2 euros."
+
+
+@pytest.mark.parametrize(
+    "paragraph",
+    [
+        "“We are proud of the new trains.”",
+        '"Tickets go on sale today."',
+        "(Tickets go on sale today.)",
+        "董事会秘书沈清和表示：“低温产品已经成为公司最重要的增长引擎。”",
+    ],
+)
+def test_a_short_quoted_paragraph_is_no_heading(paragraph: str) -> None:
+    # Its sentence closes inside the quotation marks or brackets.
+    text = f"The line reopens on Monday.\n\n{paragraph}\n\nMore to follow."
+    start = text.index(paragraph)
+    assert not is_heading(text, start, start + len(paragraph))
+
+
+@pytest.mark.parametrize("label", ["Key facts", "要点"])
+def test_a_line_that_a_list_follows_heads_it(label: str) -> None:
+    text = f"The line reopens on Monday.\n\n{label}\n- Reopens: Monday\n- Trains: every 20 minutes"
+    start = text.index(label)
+    assert is_heading(text, start, start + len(label))
+    item = text.index("- Trains")
+    assert not is_heading(text, item, len(text))
+
+
+def test_a_short_paragraph_without_closing_punctuation_is_a_heading() -> None:
+    text = "The line reopens on Monday.\n\n“New trains”\n\nThey arrive in May."
+    start = text.index("“")
+    assert is_heading(text, start, text.index("”") + 1)
 
 
 # --- What a folder walk skips is reported -------------------------------------------------------

@@ -537,16 +537,25 @@ def split_passages(article: Article, target_chars: int = DEFAULT_PASSAGE_CHARS) 
 
 
 def is_heading(text: str, start: int, end: int) -> bool:
-    """A short paragraph of one line with no closing punctuation reads as a heading."""
+    """A short paragraph of one line with no closing punctuation reads as a heading.
+
+    A sentence may close inside quotation marks (“… today.”, “……引擎。”): a paragraph that
+    quotes someone is no heading. A line that a list follows ("Key facts", "要点") heads it.
+    """
     piece = text[start:end]
     before = text[max(0, start - 2) : start]
     return (
         end - start <= 80
         and "\n" not in piece
-        and piece[-1] not in ".!?:;。！？：；)"
+        and piece.rstrip(_CLOSING_QUOTES)[-1:] not in _SENTENCE_ENDS
         and (start == 0 or before == "\n\n")
-        and text[end : end + 2] in ("\n\n", "")
+        and (text[end : end + 2] in ("\n\n", "") or _LIST_ITEM.match(text, end) is not None)
     )
+
+
+_CLOSING_QUOTES = "\"'”’」』»›"
+_SENTENCE_ENDS = frozenset(".!?:;。！？：；)")
+_LIST_ITEM = re.compile(r"\n[ \t]*(?:[-*•·]|\d{1,2}[.)])[ \t]")
 
 
 def _rstrip(text: str, start: int, end: int) -> int:
