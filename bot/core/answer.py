@@ -98,7 +98,7 @@ _NUMBER = re.compile(r"[\d.,]+")
 MORE_SCORE_SHARE = 0.5
 # A number a question names: digits standing alone. Digits inside a Chinese question ("开5家店")
 # are not read as one: counting them too declined 4 of CMRC's 3,219 answerable questions and
-# no off-topic question of the announcement set.
+# not one more of the announcement set's off-topic questions.
 _NUMBERS = re.compile(r"(?<![\w.,])\d+(?:[.,]\d+)*(?![\w])")
 # A press release's dateline: a place and a date before a dash, at the start of its first sentence.
 _DATELINE = re.compile(r"^[^\n—–]{0,60}?(?:\d{4}|\d{1,2}日)\s*(?:——|—|–|--)\s*")
