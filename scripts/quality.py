@@ -17,7 +17,7 @@ the three off-topic pairs, where SQuAD's and CMRC's answers are lost on the way 
 k1=1.2, b=0.75 over lowercased words with Snowball stemming and English stopwords (CJK text as
 character bigrams), scored with the same metric code. These run lexical (SEMANTIC=off) unless
 ``--semantic-public``: embedding their corpora once takes about half an hour (estimated) on a
-quiet 2-core machine (SQuAD's alone 8 minutes), and a run with their vectors cached 15.5 minutes
+quiet 2-core machine (SQuAD's alone 8 minutes), and a run with their vectors cached 13-16 minutes
 (each question embedded once for the run; see docs/quality.md). Prints the tables and writes
 ``OUT/quality.json`` and ``OUT/quality.png``.
 """

@@ -352,15 +352,20 @@ def test_with_meaning_the_two_closest_sentences_are_quoted_though_apart() -> Non
     assert " … " not in "".join(r.text for r in runs)
 
 
+def pool_reply(text: str, question: str) -> str:
+    """The reply to ``question`` from a library of a pool announcement with ``text`` and another."""
+    ferry = Article("ferry", "Ferry timetable", "The ferry leaves at noon. Tickets cost 5 euros.")
+    library = Library([Article("pool", "Pool reopens", text), ferry])
+    return render_plain(answer(library, question))
+
+
 def test_a_paragraph_quoting_someone_can_be_the_answer() -> None:
     # Its sentence closes inside the quotation marks: it is no heading, which is never quoted.
     text = (
         "The pool reopens on Monday.\n\n“Our lifeguard team is led by Ana Ruiz.”\n\n"
         "Tickets cost 3 euros."
     )
-    ferry = Article("ferry", "Ferry timetable", "The ferry leaves at noon. Tickets cost 5 euros.")
-    library = Library([Article("pool", "Pool reopens", text), ferry])
-    reply = render_plain(answer(library, "Who is the pool lifeguard team led by?"))
+    reply = pool_reply(text, "Who is the pool lifeguard team led by?")
     assert reply.startswith("“Our lifeguard team is led by Ana Ruiz.”")
 
 
@@ -369,8 +374,6 @@ def test_the_label_of_a_list_is_never_quoted() -> None:
         "The pool reopens on Monday after repairs to the roof.\n\n"
         "Key facts\n- Reopens: Monday\n- Price of a swim: 3 euros"
     )
-    ferry = Article("ferry", "Ferry timetable", "The ferry leaves at noon. Tickets cost 5 euros.")
-    library = Library([Article("pool", "Pool reopens", text), ferry])
-    reply = render_plain(answer(library, "What does a swim cost at the pool?"))
+    reply = pool_reply(text, "What does a swim cost at the pool?")
     assert "- Price of a swim: 3 euros" in reply
     assert "Key facts" not in reply
