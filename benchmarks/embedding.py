@@ -80,7 +80,7 @@ class Recorder:
         return 0.0
 
     background = np.zeros(1, np.float32)
-    min_standout = 0.0
+    min_standout = least_standout = 0.0
 
 
 def corpus_texts(data: Path) -> list[str]:

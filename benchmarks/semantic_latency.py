@@ -66,6 +66,10 @@ class CachedOrRandom:
     def min_standout(self) -> float:
         return -2.0  # as min_cosine: every question reaches its reply
 
+    @property
+    def least_standout(self) -> float:
+        return -2.0
+
 
 def rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

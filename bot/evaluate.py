@@ -384,6 +384,7 @@ class RememberedQuestions:
         self.model = model
         self.name, self.dim = model.name, model.dim
         self.background, self.min_standout = model.background, model.min_standout
+        self.least_standout = model.least_standout
         self._vectors: dict[str, Vectors] = {}
 
     def queries(self, texts: Sequence[str]) -> Vectors:

@@ -92,6 +92,12 @@ def test_a_price_asked_in_other_words(semantic_library: Library) -> None:
         "What did a ferry ticket cost in 2019?",  # a year the ferry article never mentions
         "What happened to the ferry in March?",  # a month it never mentions
         "Which NFL team won Super Bowl 50?",  # nothing like any announcement
+        # Small talk: close enough in meaning to the festival's or the ferry's sentences to pass
+        # the floor, as any short question is, but no word of it is in the article, and it
+        # stands out little above text in general.
+        "What is the weather tomorrow?",
+        "When is the next outage?",
+        "What time is it?",
     ],
 )
 def test_what_no_announcement_mentions_is_declined(
@@ -100,6 +106,20 @@ def test_what_no_announcement_mentions_is_declined(
     result = answer(semantic_library, question)
     assert result.status is Status.NOT_COVERED
     assert render_plain(result).startswith("The announcements don't cover that.")
+
+
+@pytest.mark.parametrize(
+    ("question", "quoted"),
+    [
+        ("what do I do with my bike light", "return it to any shop for a full refund"),
+        ("孩子们有地方玩吗", "一座儿童游乐场"),  # "is there somewhere for the children to play"
+    ],
+)
+def test_a_question_sharing_no_word_with_the_article_is_answered_when_it_stands_out(
+    semantic_library: Library, question: str, quoted: str
+) -> None:
+    # "bicycle lamp" and 儿童游乐场 are what the articles call them.
+    assert quoted in render_plain(answer(semantic_library, question))
 
 
 def test_the_newer_announcement_wins_and_names_the_older(e5: E5Embedder, tmp_path: Path) -> None:
@@ -210,6 +230,18 @@ def test_a_question_lacking_little_need_not_stand_out() -> None:
     result = answer(field_library(min_standout=0.99), "when do bookings for the wind tunnel open")
     assert result.status is Status.ANSWERED
     assert "Bookings open on 4 May." in render_plain(result)
+
+
+def test_a_question_sharing_no_word_with_the_article_must_stand_out() -> None:
+    # To the stand-in model "boat" means "ferry", "final" "last" and "go" "leave": the question is
+    # close to the ferry's sentence, yet shares none of its words.
+    ferry = Article("ferry-9", "Ferry times", "The last ferry leaves at ten.", None)
+    question = "when does the final boat go"
+    synonyms = {"boat": "ferri", "final": "last", "go": "leav"}
+    for least_standout, status in ((0.99, Status.NOT_COVERED), (-1.0, Status.ANSWERED)):
+        embedder = BagOfWords(synonyms, background=question, least_standout=least_standout)
+        library = Library([ferry, *ELSEWHERE], embedder=embedder, cache=EmbeddingCache())
+        assert answer(library, question).status is status
 
 
 LANES = Article(

@@ -364,6 +364,12 @@ class Answerability:
     answers in other words stands out, or names little that the article lacks; one from another
     field does neither. ``min_standout`` is the model's least standout of such a question.
 
+    ``shares`` tells whether the article has any of the question's words. Small talk put to the
+    bot ("what is the weather tomorrow", "when is the next outage", 今天天气怎么样) names nothing
+    the library knows, so ``absent`` is nil, and a short question is close to some sentence of
+    every article: the floor lets it by. A question that shares no word with the article must
+    then stand out at least ``least_standout``, which nearly every answerable question does.
+
     Measured and left out: how far the closest sentence stands above the article's others (a
     question the article answers is close to one sentence; one it doesn't, to all of them about
     equally) declined 10 % of the announcement set's off-topic questions for every 4 % of its
@@ -380,11 +386,14 @@ class Answerability:
     absent: float
     standout: float
     min_standout: float
+    shares: bool
+    least_standout: float
 
     @property
     def answers(self) -> bool:
         elsewhere = self.absent >= ABSENT_MASS and self.standout < self.min_standout
-        return not self.missing and self.closest >= self.floor and not elsewhere
+        small_talk = not self.shares and self.standout < self.least_standout
+        return not self.missing and self.closest >= self.floor and not (elsewhere or small_talk)
 
 
 def answerability(
@@ -407,11 +416,12 @@ def answerability(
     missing += [name.text for name in _unknown_names(library, question)]
     index = library.index
     has = set(tokenize(said))
+    asked = dict.fromkeys(tokenize(question))
     # A CJK bigram of an unsegmented question often straddles two of its words ("价是" of
     # "票价是多少"), and that other passages have it says nothing of what the question names.
     absent = fsum(
         index.term_idf(t)
-        for t in dict.fromkeys(tokenize(question))
+        for t in asked
         if t not in has and not is_cjk(t) and index.document_frequency(t) > 0
     )
     return Answerability(
@@ -421,6 +431,8 @@ def answerability(
         absent=absent / index.term_idf(_NO_TERM),
         standout=closest - float(vector @ embedder.background),
         min_standout=embedder.min_standout,
+        shares=not has.isdisjoint(asked),
+        least_standout=embedder.least_standout,
     )
 
 

@@ -19,7 +19,8 @@ class BagOfWords:
     ``synonyms`` maps a term to the term it stands for, so that a test can say which words
     "mean the same" without a model. ``embedded`` and ``asked`` list the passage and question
     texts it was given. ``background`` is the text whose vector stands for text in general,
-    and ``min_standout`` the least standout of an answer: by default nothing is declined for
+    and ``min_standout`` and ``least_standout`` the least standouts of an answer (see
+    :class:`bot.core.semantic.Embedder`): by default nothing is declined for
     standing out too little.
     """
 
@@ -32,6 +33,7 @@ class BagOfWords:
         *,
         background: str = "",
         min_standout: float = -1.0,
+        least_standout: float = -1.0,
     ) -> None:
         self.synonyms = synonyms or {}
         self.embedded: list[str] = []
@@ -40,6 +42,7 @@ class BagOfWords:
             self._encode([background])[0] if background else np.zeros(DIM, np.float32)
         )
         self._min_standout = min_standout
+        self._least_standout = least_standout
 
     def queries(self, texts: Sequence[str]) -> Vectors:
         self.asked.extend(texts)
@@ -60,6 +63,10 @@ class BagOfWords:
     @property
     def min_standout(self) -> float:
         return self._min_standout
+
+    @property
+    def least_standout(self) -> float:
+        return self._least_standout
 
     def _encode(self, texts: Sequence[str]) -> Vectors:
         vectors = np.zeros((len(texts), DIM), dtype=np.float32)
