@@ -629,7 +629,8 @@ def pick_sentences(
     quoted with one more sentence from elsewhere in the text, the gap marked with an ellipsis:
     the model tells an announcement's sentences apart by hundredths, and the sentence that names
     what the question asks about and the one that answers it are its two closest more often than
-    they are neighbours (see ``PIECE_GAP``).
+    they are neighbours (see ``PIECE_GAP``). The first sentence under a heading is as close in
+    meaning as the heading, which says what the section is about.
 
     Some question terms say nothing about which sentence answers:
 
@@ -684,7 +685,14 @@ def _best_quote(
         # The sentences' cosines with the question, from 0 (the least of them) to 1 (the
         # most), weighed like the question's whole term mass: a sentence that says what the
         # question asks in other words then counts as much as one that repeats all its words.
-        cosines = similarity(title, [passage[s:e] for s, e in spans])
+        cosines = list(similarity(title, [passage[s:e] for s, e in spans]))
+        # A heading is never quoted, but it names what its section is about: "Planned
+        # maintenance on 15 March 2026" is the closest line to "when is the maintenance", and
+        # the sentence under it, which gives the hours, is the 19th of 25 by itself. The first
+        # sentence of a section is as close as its heading.
+        for i in range(len(spans) - 1):
+            if is_heading(passage, *spans[i]):
+                cosines[i + 1] = max(cosines[i + 1], cosines[i])
         low, high = min(cosines), max(cosines)
         mass = SEMANTIC_SENTENCE_WEIGHT * max(fsum(choose.values()), 1.0)
         meaning = [mass * (c - low) / (high - low) if high > low else 0.0 for c in cosines]
