@@ -169,10 +169,12 @@ def announcements(folder: Path, data_dir: Path, out: Path) -> dict[str, Any]:
 def tradeoff(library: Library, answerable: list[str], offtopic: list[str]) -> dict[str, Any]:
     """Shares declined of both kinds of question as each bar of answerability moves.
 
-    What the question names and the article doesn't declines at every bar. ``points`` move the
-    floor of the closest sentence's cosine (the model's ``min_cosine``) with the standout bar
-    where the bot has it; ``standout_points`` move the standout bar (``min_standout``, which
-    only questions lacking ``ABSENT_MASS`` must clear) with the floor where the bot has it.
+    What the question names and the article doesn't, and small talk (a question sharing no word
+    with the article that stands out less than ``least_standout``), decline at every bar.
+    ``points`` move the floor of the closest sentence's cosine (the model's ``min_cosine``) with
+    the standout bar where the bot has it; ``standout_points`` move the standout bar
+    (``min_standout``, which only questions lacking ``ABSENT_MASS`` must clear) with the floor
+    where the bot has it.
     """
 
     def judged(questions: list[str]) -> list[tuple[float, float, bool]]:
@@ -188,7 +190,8 @@ def tradeoff(library: Library, answerable: list[str], offtopic: list[str]) -> di
                 (
                     weighed.closest - weighed.floor,
                     lift if weighed.absent >= ABSENT_MASS else float("inf"),
-                    bool(weighed.missing),
+                    bool(weighed.missing)
+                    or (not weighed.shares and weighed.standout < weighed.least_standout),
                 )
             )
         return found

