@@ -32,6 +32,7 @@ from bot.core.semantic import (
 )
 from bot.loading import library_builder
 from tests.auxil.embedders import BagOfWords
+from tests.conftest import REPO
 
 DATA = Path(__file__).parent / "data"
 
@@ -62,7 +63,33 @@ def semantic_library(e5: E5Embedder, tmp_path_factory: pytest.TempPathFactory) -
     return library_builder(settings, e5)(load_corpus(DATA / "good").articles)
 
 
+@pytest.fixture(scope="module")
+def sample_library(e5: E5Embedder, tmp_path_factory: pytest.TempPathFactory) -> Library:
+    """The sample corpus the README's `make run` starts with, with the semantic stage on."""
+    from bot.core.corpus import load_corpus
+
+    settings = Settings(corpus=REPO / "corpus", data_dir=tmp_path_factory.mktemp("sample"))
+    return library_builder(settings, e5)(load_corpus(REPO / "corpus").articles)
+
+
 # --- The real model ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("question", "quoted"),
+    [
+        ("How much money is Xiaomi throwing at AI?", "will spend 60 billion yuan"),
+        ("When does the Halo S3 go on sale?", "goes on sale on 9 February 2026"),
+        ("Where is DevDays 2026 held?", "Harbourside Convention Centre"),
+        ("How much does the Halo S3 cost?", "Recommended retail price: €189"),
+        # The answer is the first sentence under the heading "Incident on 3 March 2026".
+        ("How long did the 3 March outage last?", "unavailable for 47 minutes"),
+    ],
+)
+def test_the_sample_corpus_answers_in_other_words(
+    sample_library: Library, question: str, quoted: str
+) -> None:
+    assert quoted in render_plain(answer(sample_library, question))
 
 
 def test_a_question_sharing_no_word_with_the_answer(semantic_library: Library) -> None:
