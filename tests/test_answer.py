@@ -329,15 +329,18 @@ def test_a_dateline_is_not_the_date_a_question_asks_for() -> None:
     assert snippet == "The town pool reopens on 4 May."
 
 
-def test_with_meaning_the_two_closest_sentences_are_quoted_though_apart() -> None:
+@pytest.mark.parametrize(("lead_cosine", "answer_leads"), [(0.87, False), (0.85, True)])
+def test_with_meaning_the_two_closest_sentences_are_quoted_though_apart(
+    lead_cosine: float, answer_leads: bool
+) -> None:
     # The model ranks the sentences of one announcement by hundredths: the sentence that names
-    # the subject comes first, the answer a close second, paragraphs away. Both are quoted, the
-    # gap between them marked.
+    # the subject and the answer are its two closest, paragraphs apart. Both are quoted, the gap
+    # between them marked, the closer piece first.
     lead = "Velmora has launched the Solace, its quietest dishwasher yet."
     middle = "It will be sold through the usual retailers across the country."
     quote_ = '"Customers asked us for a machine they could run at night," said the director.'
     answer_ = "The Solace produces just 39 dB on its standard programme."
-    cosines = {lead: 0.87, middle: 0.80, quote_: 0.78, answer_: 0.86}
+    cosines = {lead: lead_cosine, middle: 0.80, quote_: 0.78, answer_: 0.86}
 
     def similarity(title: str, texts: Sequence[str]) -> list[float]:
         assert title == "Solace"
@@ -346,7 +349,8 @@ def test_with_meaning_the_two_closest_sentences_are_quoted_though_apart() -> Non
     text = f"{lead} {middle}\n\n{quote_}\n\n{answer_}"
     runs = pick_sentences(text, {"loud": 1.0}, 600, "Solace", None, similarity)
     # (the lead's paragraph whole: the budget is there to give the answer its context)
-    assert "".join(r.text for r in runs) == f"{lead} {middle} … {answer_}"
+    pieces = [answer_, f"{lead} {middle}"] if answer_leads else [f"{lead} {middle}", answer_]
+    assert "".join(r.text for r in runs) == " … ".join(pieces)
     # Without meaning to go by, a quote stays one run of consecutive sentences.
     runs = pick_sentences(text, {"loud": 1.0, "solac": 1.0}, 600, "Solace")
     assert " … " not in "".join(r.text for r in runs)

@@ -715,7 +715,16 @@ def _best_quote(
         )
 
     best = max(_quotes(passage, spans, max_chars, across=similarity is not None), key=rank)
-    return [(spans[first][0], spans[last][1]) for first, last in _pieces(best)]
+
+    # The piece with the sentence that says most of what is asked comes first, the reader's eye
+    # on the answer; a tie keeps the text's order. Of the announcement set's replies that show
+    # the answer, 120 had it in the first piece in the text's order and 135 in this one (dev half
+    # 61 -> 71, held-out 59 -> 64); which sentences are quoted does not change.
+    def closeness(piece: tuple[int, int]) -> float:
+        return max(single[i] + meaning[i] for i in range(piece[0], piece[1] + 1))
+
+    pieces = sorted(_pieces(best), key=closeness, reverse=True)
+    return [(spans[first][0], spans[last][1]) for first, last in pieces]
 
 
 def _window_meaning(meaning: list[float]) -> float:
