@@ -626,11 +626,11 @@ def pick_sentences(
     tends to follow it), then the earliest.
 
     With the sentences' meaning (``similarity``), a run of one or two sentences may also be
-    quoted with one more sentence from elsewhere in the text, the gap marked with an ellipsis:
-    the model tells an announcement's sentences apart by hundredths, and the sentence that names
-    what the question asks about and the one that answers it are its two closest more often than
-    they are neighbours (see ``PIECE_GAP``). The first sentence under a heading is as close in
-    meaning as the heading, which says what the section is about.
+    quoted with one more sentence from elsewhere in the text, the gap marked with an ellipsis and
+    the closer piece first: the model tells an announcement's sentences apart by hundredths, and
+    the sentence that names what the question asks about and the one that answers it are its two
+    closest more often than they are neighbours (see ``PIECE_GAP``). The first sentence under a
+    heading is as close in meaning as the heading, which says what the section is about.
 
     Some question terms say nothing about which sentence answers:
 
