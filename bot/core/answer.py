@@ -698,14 +698,16 @@ def _best_quote(
         meaning = [mass * (c - low) / (high - low) if high > low else 0.0 for c in cosines]
         # Beside meaning weighed like this, a share of the term mass is too little to count.
         form_bonus = SEMANTIC_FORM_SHARE * mass
+    # How much each sentence says of what is asked: its words, and its meaning.
+    says = [s + m for s, m in zip(single, meaning, strict=True)]
 
     def rank(quoted: tuple[int, ...]) -> tuple[float, float, int, float, float, int, int, int]:
-        peak = max(quoted, key=lambda i: (single[i] + meaning[i], -i))
+        peak = max(quoted, key=lambda i: (says[i], -i))
         return (
             fsum(choose[t] for t in set().union(*(chosen[i] for i in quoted)))
             + _window_meaning([meaning[i] for i in quoted])
             + form_bonus * any(formed[i] for i in quoted),
-            single[peak] + meaning[peak],
+            says[peak],
             -len(_pieces(quoted)),
             fsum(meaning[i] for i in quoted),
             fsum(weights[t] for t in set().union(*(named[i] for i in quoted))),
@@ -720,10 +722,7 @@ def _best_quote(
     # on the answer; a tie keeps the text's order. Of the announcement set's replies that show
     # the answer, 120 had it in the first piece in the text's order and 135 in this one (dev half
     # 61 -> 71, held-out 59 -> 64); which sentences are quoted does not change.
-    def closeness(piece: tuple[int, int]) -> float:
-        return max(single[i] + meaning[i] for i in range(piece[0], piece[1] + 1))
-
-    pieces = sorted(_pieces(best), key=closeness, reverse=True)
+    pieces = sorted(_pieces(best), key=lambda p: max(says[p[0] : p[1] + 1]), reverse=True)
     return [(spans[first][0], spans[last][1]) for first, last in pieces]
 
 
